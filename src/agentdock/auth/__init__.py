@@ -1,0 +1,3 @@
+"""agentdock.auth."""
+
+__all__: list[str] = []

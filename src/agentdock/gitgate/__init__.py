@@ -1,0 +1,3 @@
+"""agentdock.gitgate."""
+
+__all__: list[str] = []

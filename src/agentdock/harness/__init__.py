@@ -1,0 +1,3 @@
+"""agentdock.harness."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""agentdock.inbox."""
+
+__all__: list[str] = []

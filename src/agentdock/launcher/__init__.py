@@ -1,0 +1,3 @@
+"""agentdock.launcher."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""agentdock.proxy."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""agentdock.qms."""
+
+__all__: list[str] = []
