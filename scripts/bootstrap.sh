@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# Sourced by ./launch.sh and ./test.sh: make sure .venv exists and holds this
+# checkout of agentdock (with its dev tools), reinstalling only when
+# pyproject.toml changed.  Needs only Python >= 3.11 on PATH.
+
+agentdock_bootstrap() {
+    local repo="$1" venv="$1/.venv" stamp="$1/.venv/.agentdock-installed" py="" cand want
+    for cand in "${AGENTDOCK_PYTHON:-}" python3 python3.13 python3.12 python3.11 python; do
+        [ -n "$cand" ] || continue
+        if command -v "$cand" >/dev/null 2>&1 &&
+            "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            py="$cand"
+            break
+        fi
+    done
+    if [ -z "$py" ]; then
+        echo "agentdock: Python >= 3.11 is required (set AGENTDOCK_PYTHON to its path)" >&2
+        return 1
+    fi
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "agentdock: creating $venv (first run) ..." >&2
+        "$py" -m venv "$venv" || return 1
+    fi
+    want=$(cksum <"$repo/pyproject.toml")
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "agentdock: installing agentdock and its tools into .venv ..." >&2
+        "$venv/bin/python" -m pip install --quiet --upgrade pip >&2 || return 1
+        "$venv/bin/python" -m pip install --quiet -e "$repo[dev]" >&2 || return 1
+        printf '%s' "$want" >"$stamp"
+    fi
+}

@@ -1,0 +1,40 @@
+"""Shared pytest configuration: the anyio backend and the Docker fixture layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from agentdock.harness.containers import DockerUnavailable, docker_engine, in_ci
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A docker SDK client for a real engine.
+
+    Outside CI, tests that use it skip with the reason when no engine answers;
+    with ``CI=true`` a missing engine fails them — never a silent skip.
+    """
+    try:
+        with docker_engine() as client:
+            yield client
+    except DockerUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"CI=true but no Docker engine answers: {exc}", pytrace=False)
+        pytest.skip(f"no Docker engine answers ({exc}); start dockerd or see README 'Docker'")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test marked ``docker`` gets the engine check, even if it never names the fixture."""
+    for item in items:
+        if item.get_closest_marker("docker") is not None and "docker_client" not in getattr(
+            item, "fixturenames", ()
+        ):
+            item.fixturenames.insert(0, "docker_client")  # type: ignore[attr-defined]
