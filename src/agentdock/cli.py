@@ -15,13 +15,21 @@ __all__ = ["SUBCOMMANDS", "main"]
 
 #: subcommand -> (module, function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "launch": ("agentdock.launcher.cli", "main", "start servers, image and an agent container, attach a session"),
+    "launch": (
+        "agentdock.launcher.cli",
+        "main",
+        "start servers, image and an agent container, attach a session",
+    ),
     "stop": ("agentdock.launcher.cli", "stop_main", "stop the host MCP servers started by launch"),
     "doctor": ("agentdock.launcher.cli", "doctor_main", "check each piece and say what to fix"),
     "token": ("agentdock.auth.cli", "main", "print (or rotate) an agent's bearer token"),
     "inbox": ("agentdock.inbox.cli", "main", "watch agents' inboxes and announce new tasks"),
     "faults": ("agentdock.harness.cli", "main", "run the fault MCP server or the TCP fault proxy by hand"),
-    "soak": ("agentdock.harness.soak_cli", "main", "launch real containers repeatedly and report reliability"),
+    "soak": (
+        "agentdock.harness.soak_cli",
+        "main",
+        "launch real containers repeatedly and report reliability",
+    ),
 }
 
 

@@ -15,7 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import docker
@@ -123,7 +123,5 @@ def running_container(
     try:
         yield container
     finally:
-        try:
+        with suppress(docker.errors.NotFound):
             container.remove(force=True)
-        except docker.errors.NotFound:
-            pass

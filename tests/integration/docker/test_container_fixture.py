@@ -36,9 +36,11 @@ def test_read_only_bind_mount_refuses_writes_with_erofs_and_container_is_removed
 
 def test_container_is_removed_even_when_the_body_raises(docker_client: Any) -> None:
     seen: list[str] = []
-    with pytest.raises(RuntimeError, match="boom"):
-        with running_container(docker_client, base_image()) as container:
-            seen.append(container.id)
-            raise RuntimeError("boom")
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        running_container(docker_client, base_image()) as container,
+    ):
+        seen.append(container.id)
+        raise RuntimeError("boom")
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(seen[0])

@@ -16,13 +16,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_missing_engine_raises_docker_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
-    with pytest.raises(DockerUnavailable):
-        with docker_engine(timeout_s=2):
-            pass
+    with pytest.raises(DockerUnavailable), docker_engine(timeout_s=2):
+        pass
 
 
 @pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("", False), ("false", False)])
-def test_ci_flag_is_read_from_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
+def test_ci_flag_is_read_from_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
+) -> None:
     monkeypatch.setenv("CI", value)
     assert in_ci() is expected
 
