@@ -1,3 +1,31 @@
-"""agentdock.auth."""
+"""Per-agent bearer tokens shared by ``qms-mcp`` and ``git-mcp``.
 
-__all__: list[str] = []
+* :class:`TokenStore` — ``ensure(agent)``, ``rotate(agent)``, ``verify(token)``.
+* :class:`IdempotencyStore` — ``Idempotency-Key`` records under ``<root>/.agentdock/``.
+* ``agentdock.auth.http`` (imported on its own; it pulls in the MCP SDK and uvicorn):
+  ``build_app``, ``serve``, ``serve_async``, ``parse_hosts``, ``caller_agent``, ``idempotency_key``.
+* ``agentdock.auth.files`` — atomic writes and cross-process locks.
+* ``agentdock.auth.cli:main`` — ``agentdock token <agent> --project-root DIR [--rotate]``.
+"""
+
+from agentdock.auth.errors import (
+    AuthError,
+    IdempotencyConflict,
+    TokenStoreError,
+    Unauthenticated,
+    UnknownAgent,
+)
+from agentdock.auth.idempotency import IdempotencyStore
+from agentdock.auth.tokens import TokenStore, known_agents, require_known_agent
+
+__all__ = [
+    "AuthError",
+    "IdempotencyConflict",
+    "IdempotencyStore",
+    "TokenStore",
+    "TokenStoreError",
+    "Unauthenticated",
+    "UnknownAgent",
+    "known_agents",
+    "require_known_agent",
+]
