@@ -1,0 +1,138 @@
+"""``agentdock soak``: launch real agent containers again and again and report reliability.
+
+Usage::
+
+    agentdock soak [--launches N] [--workers W] [--faults PROFILE] [--seed S]
+                   [--report DIR] [--min-success RATE] [--launch-timeout SECONDS]
+
+Writes ``DIR/launches.jsonl`` as it goes, then ``DIR/report.json`` and
+``DIR/report.html``; prints a one-screen summary beside the 40/40 baseline.
+Exit codes are documented in `agentdock.harness.report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from pathlib import Path
+
+import anyio
+from rich.console import Console
+
+from agentdock.harness.report import EXIT_INCONCLUSIVE, EXIT_USAGE, build_report, write_report
+from agentdock.harness.report_console import ProgressObserver, summary_panel
+from agentdock.harness.soak import DEFAULT_LAUNCH_TIMEOUT_S, LaunchStep, SoakConfig, SoakResult, run_soak
+from agentdock.harness.soak_errors import RecordError, SoakConfigError, SoakSetupError
+from agentdock.harness.soak_faults import PROFILES
+from agentdock.harness.soak_record import read_launches
+
+__all__ = ["Environment", "main", "parse_args", "run"]
+
+#: Builds what every launch needs (servers, fault proxies, image) and yields the launch step.
+Environment = Callable[[SoakConfig], AbstractAsyncContextManager[LaunchStep]]
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (use 0.99 or 99%)") from None
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentdock soak",
+        description="Launch real agent containers repeatedly, through the proxy and directly, under "
+        "seeded faults; report success with Wilson 95%% intervals and latency percentiles.",
+    )
+    parser.add_argument("--launches", type=int, default=40, help="number of launches (default 40)")
+    parser.add_argument("--workers", type=int, default=1, help="launches at once (default 1)")
+    parser.add_argument(
+        "--faults", default="none", choices=sorted(PROFILES), help="fault profile (default none)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="run seed (default: random, printed)")
+    parser.add_argument("--report", type=Path, default=Path("reports/soak"), help="report folder")
+    parser.add_argument(
+        "--min-success",
+        type=_rate,
+        default=None,
+        help="pass when the proxy success rate is at least this (default: any proxy failure fails)",
+    )
+    parser.add_argument(
+        "--launch-timeout",
+        type=float,
+        default=DEFAULT_LAUNCH_TIMEOUT_S,
+        help=f"seconds one launch may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g})",
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> SoakConfig:
+    """Options -> a frozen `SoakConfig`; bad values raise `SoakConfigError` (argparse errors exit 2)."""
+    args = _parser().parse_args(list(argv))
+    return SoakConfig(
+        launches=args.launches,
+        workers=args.workers,
+        profile=args.faults,
+        seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
+        report_dir=args.report,
+        min_success=args.min_success,
+        launch_timeout_s=args.launch_timeout,
+    )
+
+
+async def _soak(config: SoakConfig, environment: Environment, observer: ProgressObserver) -> SoakResult:
+    async with environment(config) as launch:
+        return await run_soak(config, launch, observer=observer)
+
+
+def run(config: SoakConfig, environment: Environment, console: Console) -> int:
+    """Run the soak with ``environment``, write the report, print the summary; return the exit code."""
+    console.print(
+        f"soak: {config.launches} launches, {config.workers} worker(s), faults [bold]{config.profile}[/], "
+        f"seed [bold]{config.seed}[/] (rerun with --seed {config.seed}) -> {config.report_dir}"
+    )
+    try:
+        with ProgressObserver(console) as observer:
+            result = anyio.run(_soak, config, environment, observer)
+    except SoakSetupError as exc:
+        console.print(f"[red]soak could not set up; nothing was measured:[/] {exc}")
+        return EXIT_INCONCLUSIVE
+    except KeyboardInterrupt:
+        result = replace(_recover(config), interrupted=True)
+        console.print(f"[yellow]interrupted: reporting the {len(result.records)} launches that finished")
+    report = build_report(result)
+    write_report(config.report_dir, report, result.records)
+    console.print(summary_panel(report, str(config.report_dir)))
+    code: int = report["verdict"]["exit_code"]
+    return code
+
+
+def _recover(config: SoakConfig) -> SoakResult:
+    """The launches an interrupted run finished, read back from its launches.jsonl."""
+    path = config.report_dir / "launches.jsonl"
+    try:
+        records = read_launches(path) if path.exists() else []
+    except RecordError:
+        records = []
+    started = min((r.started_at for r in records), default=0.0)
+    finished = max((r.started_at + r.duration_ms / 1000.0 for r in records), default=started)
+    return SoakResult(config, tuple(sorted(records, key=lambda r: r.index)), started, finished)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    console = Console()
+    try:
+        config = parse_args(args)
+    except SoakConfigError as exc:
+        console.print(f"[red]agentdock soak:[/] {exc}")
+        return EXIT_USAGE
+    from agentdock.harness.soak_launch import docker_environment
+
+    return run(config, docker_environment, console)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from agentdock.harness.soak import LaunchPlan, LaunchStep, SoakConfig
+from agentdock.harness.soak_cli import main, parse_args, run
+from agentdock.harness.soak_errors import SoakSetupError
+from agentdock.harness.soak_record import LaunchRecord, read_launches
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, width=140, force_terminal=False, color_system=None), buffer
+
+
+def _environment(step):
+    @asynccontextmanager
+    async def environment(config: SoakConfig) -> AsyncIterator[LaunchStep]:
+        yield step
+
+    return environment
+
+
+def test_options_resolve_into_one_frozen_config(tmp_path: Path) -> None:
+    config = parse_args(
+        [
+            "--launches",
+            "20",
+            "--workers",
+            "2",
+            "--faults",
+            "flaky",
+            "--seed",
+            "4",
+            "--report",
+            str(tmp_path),
+            "--min-success",
+            "99.5%",
+            "--launch-timeout",
+            "60",
+        ]
+    )
+    assert config == SoakConfig(
+        launches=20,
+        workers=2,
+        profile="flaky",
+        seed=4,
+        report_dir=tmp_path,
+        min_success=0.995,
+        launch_timeout_s=60,
+    )
+
+
+def test_without_a_seed_a_random_one_is_chosen_and_printed(ok_step, tmp_path: Path) -> None:
+    console, out = _console()
+    config = parse_args(["--launches", "1", "--report", str(tmp_path)])
+    run(config, _environment(ok_step), console)
+    assert f"rerun with --seed {config.seed}" in out.getvalue()
+
+
+def test_a_clean_run_writes_the_three_files_and_exits_zero(ok_step, tmp_path: Path) -> None:
+    console, out = _console()
+    config = SoakConfig(launches=5, workers=2, profile="flaky", seed=3, report_dir=tmp_path / "soak")
+    assert run(config, _environment(ok_step), console) == 0
+    report = json.loads((tmp_path / "soak" / "report.json").read_text())
+    assert report["paths"]["proxy"]["successes"] == 5
+    assert (tmp_path / "soak" / "report.html").read_text().startswith("<!doctype html>")
+    assert len(read_launches(tmp_path / "soak" / "launches.jsonl")) == 5
+    screen = out.getvalue()
+    assert "PASS" in screen
+    assert "baseline 40/40" in screen and "0.9124" in screen
+    assert "5/5" in screen
+
+
+def test_a_proxy_failure_prints_its_seed_and_exits_one(make_record, tmp_path: Path) -> None:
+    async def step(plan: LaunchPlan) -> LaunchRecord:
+        return make_record(plan.index, seed=plan.seed, proxy=plan.index != 1)
+
+    console, out = _console()
+    config = SoakConfig(launches=3, seed=11, report_dir=tmp_path)
+    assert run(config, _environment(step), console) == 1
+    screen = out.getvalue()
+    assert "launch 1 (seed" in screen and "proxy@mcp_list" in screen
+    assert "FAIL" in screen and "proxy path failed 1 of 3 times" in screen
+
+
+def test_a_setup_failure_measures_nothing_and_exits_three(tmp_path: Path) -> None:
+    @asynccontextmanager
+    async def broken(config: SoakConfig) -> AsyncIterator[LaunchStep]:
+        raise SoakSetupError("qms-mcp did not start: port in use")
+        yield  # pragma: no cover
+
+    console, out = _console()
+    assert run(SoakConfig(launches=2, report_dir=tmp_path), broken, console) == 3
+    assert "qms-mcp did not start: port in use" in out.getvalue()
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_bad_options_exit_two_with_the_option_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--launches", "0"]) == 2
+    assert "--launches must be at least 1" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["--faults", "chaotic"])
+    assert exc.value.code == 2
