@@ -117,7 +117,7 @@ def _success_over_time(records: Sequence[LaunchRecord], baseline_lower: float) -
         xs = (float(records[0].index), float(records[-1].index))
         series.append(
             Series(
-                "40/40 lower bound",
+                "40/40 bound",
                 COLOURS["baseline"],
                 [(xs[0], baseline_lower), (xs[1], baseline_lower)],
                 dashed=True,
