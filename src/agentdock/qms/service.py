@@ -1,0 +1,702 @@
+"""The QMS operations: one method per command, each a refusal or an all-or-nothing change.
+
+``Qms(root)`` is what the CLI and the MCP server call.  Every method takes the
+acting user's name first and returns a :class:`Result` (a message for people
+and agents, plus structured data); a refusal raises a
+:class:`~agentdock.qms.errors.Refused` naming its rule and leaves the disk as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentdock.qms import workflow as wf
+from agentdock.qms.agents import Group, User, load_users, parse_user_name
+from agentdock.qms.documents import Document, parse_document, read_user_file, validate_title
+from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied, WorkflowViolation
+from agentdock.qms.ids import DocId, DocType, parse_doc_id, parse_doc_type
+from agentdock.qms.model import Meta, Outcome, Status, Version
+from agentdock.qms.storage import Change, Storage, utc_now
+from agentdock.qms.tasks import Task, doc_of_task_file, read_inbox, render_task, task_file_name
+
+__all__ = ["Qms", "Result"]
+
+
+@dataclass(frozen=True)
+class Result:
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class _Plan:
+    """Accumulates one operation's change to one document."""
+
+    def __init__(self, qms: Qms, meta: Meta, user: User) -> None:
+        self.qms = qms
+        self.old = meta
+        self.new = meta
+        self.user = user
+        self.change = Change(doc=meta.doc, meta=meta)
+        self.now = qms.clock()
+        self.remove = False  # cancel: the metadata goes, the audit trail stays
+
+    def event(self, name: str, **fields: Any) -> None:
+        self.change.events.append(
+            {"ts": self.now, "event": name, "user": self.user.name, "version": self.new.version, **fields}
+        )
+
+    def set(self, **changes: Any) -> None:
+        self.new = self.new.evolve(**changes)
+
+    def status(self, to: Status) -> None:
+        if to != self.new.status:
+            self.event("STATUS_CHANGE", **{"from": self.new.status.value, "to": to.value})
+            self.new = self.new.evolve(status=to)
+
+    def write(self, path: Path, text: str | None) -> None:
+        self.change.writes[path] = text
+
+    def archive(self, version: str, source: Path) -> None:
+        target = self.qms.layout.archive_file(self.new.doc, version)
+        if not target.exists() and target not in self.change.writes and source.exists():
+            self.write(target, source.read_text(encoding="utf-8"))
+
+    def add_tasks(self, assignees: list[str]) -> None:
+        kind = "REVIEW" if self.new.status in wf.REVIEW_STATES else "APPROVAL"
+        workflow = wf.workflow_type(self.new.status)
+        for assignee in assignees:
+            name = task_file_name(self.new.doc, workflow, self.new.ver)
+            task = Task(
+                task_id=name.removesuffix(".md"),
+                task_type=kind,
+                workflow_type=workflow,
+                doc_id=self.new.id,
+                title=self.qms.title(self.new),
+                responsible_user=assignee,
+                assigned_by=self.user.name,
+                assigned_date=self.now,
+                version=self.new.version,
+            )
+            self.write(self.qms.layout.inbox_dir(assignee) / name, render_task(task))
+
+    def remove_task(self, assignee: str) -> None:
+        for path in self.qms.task_files(self.new.doc, [assignee]):
+            self.write(path, None)
+
+    def remove_all_tasks(self) -> None:
+        for path in self.qms.task_files(self.new.doc, list(self.qms.users())):
+            self.write(path, None)
+
+    def commit(self) -> Meta:
+        base = self.old.audit_seq
+        final = self.new.evolve(audit_seq=base + len(self.change.events))
+        self.change.meta = None if self.remove else final
+        self.qms.storage.commit(self.change, base_seq=base)
+        return final
+
+
+class Qms:
+    """The document-control system of one project root."""
+
+    def __init__(self, root: Path, *, clock: Callable[[], str] = utc_now) -> None:
+        self.root = Path(root)
+        self.storage = Storage(self.root)
+        self.layout = self.storage.layout
+        self.clock = clock
+
+    # -- users ----------------------------------------------------------------------------------------
+    def users(self) -> dict[str, User]:
+        return load_users(self.root)
+
+    def user(self, name: object) -> User:
+        users = self.users()
+        user = users.get(parse_user_name(name))
+        if user is None:
+            raise PermissionDenied(
+                f"unknown user {name!r}: not defined in .claude/agents/ (known: {', '.join(users) or 'none'})",
+                rule="user.unknown",
+            )
+        return user
+
+    def _quality(self) -> list[str]:
+        quality = [u.name for u in self.users().values() if u.group is Group.QUALITY]
+        if not quality:
+            raise WorkflowViolation("no user in the quality group to assign", rule="workflow.no-quality")
+        return quality
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def title(self, meta: Meta) -> str:
+        for path in (self.layout.draft_file(meta.doc), self.layout.effective_file(meta.doc)):
+            if path.exists():
+                try:
+                    return parse_document(path.read_text(encoding="utf-8"), source=path.name).title
+                except Exception:
+                    return ""
+        return ""
+
+    def current_file(self, meta: Meta) -> Path:
+        draft = self.layout.draft_file(meta.doc)
+        return draft if draft.exists() else self.layout.effective_file(meta.doc)
+
+    def task_files(self, doc: DocId, users: list[str]) -> list[Path]:
+        found = []
+        for name in users:
+            inbox = self.layout.inbox_dir(name)
+            if inbox.is_dir():
+                found += [p for p in inbox.glob(f"task-{doc.text}-*.md") if doc_of_task_file(p.name) == doc]
+        return sorted(found)
+
+    def _describe(self, meta: Meta, **extra: Any) -> dict[str, Any]:
+        return {**meta.to_json(), "doc_id": meta.id, "title": self.title(meta), **extra}
+
+    def _mutate(self, actor: str, doc_id: object, fn: Callable[[_Plan], str]) -> Result:
+        doc = parse_doc_id(doc_id)
+        user = self.user(actor)
+        with self.storage.document(doc):
+            plan = _Plan(self, self.storage.load_meta(doc), user)
+            message = fn(plan)
+            meta = plan.commit()
+        return Result(message, self._describe(meta))
+
+    @staticmethod
+    def _owner(plan: _Plan, action: str) -> None:
+        if plan.user.name != plan.old.owner:
+            raise PermissionDenied(
+                f"only the document's owner ({plan.old.owner}) may {action} {plan.old.id}",
+                rule=f"permission.{action}",
+            )
+
+    @staticmethod
+    def _not_checked_out(plan: _Plan, action: str) -> None:
+        if plan.old.checked_out:
+            raise WorkflowViolation(
+                f"{plan.old.id} is checked out by {plan.old.owner}; check it in before you {action} it",
+                rule=f"workflow.{action}.checked-out",
+            )
+
+    @staticmethod
+    def _state(plan: _Plan, action: str, allowed: Collection[Status]) -> None:
+        if plan.old.status not in allowed:
+            names = ", ".join(sorted(str(s) for s in allowed)) or "none"
+            raise WorkflowViolation(
+                f"cannot {action} {plan.old.id} while it is {plan.old.status} (allowed from: {names})",
+                rule=f"workflow.{action}",
+            )
+
+    # -- create / checkout / checkin / cancel ---------------------------------------------------------
+    def create(self, actor: str, doc_type: str, title: str, parent: str | None = None) -> Result:
+        user = self.user(actor)
+        kind = parse_doc_type(doc_type)
+        title = validate_title(title)
+        if not user.can_initiate:
+            raise PermissionDenied(
+                f"{user.name} ({user.group}) may not create documents: create is for administrator or initiator",
+                rule="permission.create",
+            )
+        parent_id: DocId | None = None
+        if kind is DocType.VAR:
+            if parent is None:
+                raise BadRequest("a VAR needs --parent CR-NNN or INV-NNN", rule="create.parent")
+            parent_id = parse_doc_id(parent)
+            if parent_id.type not in (DocType.CR, DocType.INV):
+                raise BadRequest(f"a VAR's parent must be a CR or INV, not {parent_id}", rule="create.parent")
+            parent_meta = self.storage.load_meta(parent_id)
+            if parent_meta.status is not Status.IN_EXECUTION:
+                raise WorkflowViolation(
+                    f"a variance is raised against a document in execution; {parent_id} is {parent_meta.status}",
+                    rule="workflow.create.parent-state",
+                )
+        elif parent is not None:
+            raise BadRequest("only a VAR takes a parent", rule="create.parent")
+        with self.storage.allocation(kind, parent_id):
+            doc = self.storage.next_id(kind, parent_id)
+            with self.storage.document(doc):
+                meta = Meta(
+                    id=doc.text,
+                    type=kind.value,
+                    version="0.1",
+                    status=Status.DRAFT,
+                    executable=kind.executable,
+                    execution_phase="pre_release" if kind.executable else None,
+                    owner=user.name,
+                    checked_out=True,
+                )
+                plan = _Plan(self, meta, user)
+                text = Document.template(title, doc.text).render()
+                plan.write(self.layout.draft_file(doc), text)
+                plan.write(self.layout.workspace_file(user.name, doc), text)
+                plan.event("CREATE", title=title)
+                plan.event("CHECKOUT")
+                meta = plan.commit()
+        workspace = self.layout.relative(self.layout.workspace_file(user.name, doc))
+        return Result(
+            f"Created {doc} v0.1 ({title}), checked out to {user.name} at {workspace}. "
+            f"Edit it there, then check it in.",
+            self._describe(meta, workspace_file=workspace),
+        )
+
+    def checkout(self, actor: str, doc_id: str) -> Result:
+        def run(plan: _Plan) -> str:
+            if not plan.user.can_initiate:
+                raise PermissionDenied(
+                    f"{plan.user.name} ({plan.user.group}) may not check out: checkout is for administrator "
+                    "or initiator",
+                    rule="permission.checkout",
+                )
+            if plan.old.checked_out:
+                raise WorkflowViolation(
+                    f"{plan.old.id} is already checked out by {plan.old.owner}",
+                    rule="workflow.checkout.checked-out",
+                )
+            self._state(plan, "checkout", wf.CHECKOUT_STATES)
+            source = self.current_file(plan.old)
+            version = plan.old.ver.next_minor()
+            plan.set(version=str(version), owner=plan.user.name, checked_out=True)
+            target = self.layout.workspace_file(plan.user.name, plan.new.doc)
+            plan.write(target, source.read_text(encoding="utf-8"))
+            plan.event("CHECKOUT")
+            if plan.old.status is Status.EFFECTIVE:
+                plan.status(Status.DRAFT)
+            return (
+                f"Checked out {plan.old.id} as v{version} to {self.layout.relative(target)}. "
+                "Edit it there, then check it in."
+            )
+
+        result = self._mutate(actor, doc_id, run)
+        result.data["workspace_file"] = self.layout.relative(
+            self.layout.workspace_file(actor, parse_doc_id(doc_id))
+        )
+        return result
+
+    def checkin(self, actor: str, doc_id: str) -> Result:
+        def run(plan: _Plan) -> str:
+            self._owner(plan, "checkin")
+            if not plan.old.checked_out:
+                raise WorkflowViolation(
+                    f"{plan.old.id} is not checked out", rule="workflow.checkin.not-checked-out"
+                )
+            doc = plan.old.doc
+            workspace = self.layout.workspace_file(plan.user.name, doc)
+            text = read_user_file(workspace, source=f"workspace file {doc}.md")
+            document = parse_document(text, source=f"workspace file {doc}.md")
+            version = plan.old.ver
+            draft = self.layout.draft_file(doc)
+            if version.minor >= 2:
+                plan.archive(str(Version(version.major, version.minor - 1)), draft)
+            elif plan.old.execution_phase == "post_release":
+                plan.archive(str(Version(version.major, 0)), self.layout.effective_file(doc))
+            plan.write(draft, text)
+            plan.write(workspace, None)
+            plan.set(checked_out=False)
+            plan.event("CHECKIN", title=document.title, revision_summary=document.revision_summary)
+            if plan.old.status in wf.CHECKIN_FROM_REVIEWED:
+                plan.set(review_outcomes={})
+                plan.status(wf.CHECKIN_FROM_REVIEWED[plan.old.status])
+            return f"Checked in {doc} v{version} ({plan.new.status})."
+
+        return self._mutate(actor, doc_id, run)
+
+    def cancel(self, actor: str, doc_id: str, *, confirm: bool = False) -> Result:
+        folder: list[Path] = []
+
+        def run(plan: _Plan) -> str:
+            if plan.user.name != plan.old.owner and plan.user.group is not Group.ADMINISTRATOR:
+                raise PermissionDenied(
+                    f"only the owner ({plan.old.owner}) or an administrator may cancel {plan.old.id}",
+                    rule="permission.cancel",
+                )
+            if plan.old.ver.major >= 1:
+                raise WorkflowViolation(
+                    f"{plan.old.id} v{plan.old.version} has been approved; only documents below 1.0 can be cancelled",
+                    rule="workflow.cancel.approved",
+                )
+            self._not_checked_out(plan, "cancel")
+            if not confirm:
+                raise WorkflowViolation(
+                    f"cancelling deletes {plan.old.id}'s files (its history stays); repeat with confirm",
+                    rule="workflow.cancel.confirm",
+                )
+            doc = plan.old.doc
+            for path in (self.layout.draft_file(doc), self.layout.effective_file(doc)):
+                if path.exists():
+                    plan.write(path, None)
+            plan.remove_all_tasks()
+            plan.event("CANCEL")
+            plan.remove = True
+            if doc.type is not DocType.SOP and doc.parent is None:
+                folder.append(self.layout.doc_folder(doc))
+            return f"Cancelled {doc}; its audit trail remains (qms history {doc})."
+
+        result = self._mutate(actor, doc_id, run)
+        for path in folder:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        return Result(result.message, {**result.data, "status": "CANCELLED"})
+
+    # -- routing and decisions ------------------------------------------------------------------------
+    def route(self, actor: str, doc_id: str, workflow: str, *, retire: bool = False) -> Result:
+        if workflow not in ("review", "approval"):
+            raise BadRequest(
+                f"unknown workflow {workflow!r}: expected review or approval", rule="route.workflow"
+            )
+        if retire and workflow != "approval":
+            raise BadRequest("--retire goes with --approval", rule="route.retire")
+
+        def run(plan: _Plan) -> str:
+            self._owner(plan, "route")
+            self._not_checked_out(plan, "route")
+            key = (plan.old.executable, plan.old.status)
+            if workflow == "review":
+                table = {s: to for (e, s), to in wf.ROUTE_REVIEW.items() if e == plan.old.executable}
+                self._state(plan, "route-review", table)
+                plan.set(review_outcomes={})
+            elif retire:
+                table = wf.retire_states(plan.old.doc_type)
+                if plan.old.ver.major < 1:
+                    raise WorkflowViolation(
+                        f"only an approved document (>= 1.0) can be retired; {plan.old.id} is v{plan.old.version}",
+                        rule="workflow.retire.unapproved",
+                    )
+                self._state(plan, "retire", table)
+                plan.set(retiring=True)
+            else:
+                table = {s: to for (e, s), to in wf.ROUTE_APPROVAL.items() if e == plan.old.executable}
+                self._state(plan, "route-approval", table)
+                self._check_reviews(plan)
+            to = table[key[1]]
+            assignees = self._quality()
+            plan.event(
+                "ROUTE_REVIEW" if workflow == "review" else "ROUTE_APPROVAL",
+                assignees=assignees,
+                **({"retire": True} if retire else {}),
+            )
+            plan.status(to)
+            plan.set(pending_assignees=tuple(assignees))
+            plan.add_tasks(assignees)
+            return (
+                f"Routed {plan.old.id} v{plan.old.version} for {wf.workflow_type(to).lower().replace('_', '-')}"
+                f"{' (retirement)' if retire else ''}; assigned {', '.join(assignees)}."
+            )
+
+        return self._mutate(actor, doc_id, run)
+
+    def _check_reviews(self, plan: _Plan) -> None:
+        outcomes = plan.old.review_outcomes
+        not_recommended = sorted(u for u, o in outcomes.items() if o != Outcome.RECOMMEND)
+        if not outcomes or not_recommended:
+            raise WorkflowViolation(
+                f"approval needs every review to recommend; {', '.join(not_recommended) or 'nobody'} "
+                "did not — check out, revise, check in and route for review again",
+                rule="workflow.route-approval.reviews",
+            )
+        users = self.users()
+        if not any(name in users and users[name].group is Group.QUALITY for name in outcomes):
+            raise WorkflowViolation(
+                "approval needs at least one review from the quality group",
+                rule="workflow.route-approval.quality-review",
+            )
+
+    def assign(self, actor: str, doc_id: str, assignees: list[str]) -> Result:
+        names = [parse_user_name(a) for a in assignees]
+        if not names:
+            raise BadRequest("assign needs at least one user", rule="assign.users")
+
+        def run(plan: _Plan) -> str:
+            if plan.user.group is not Group.QUALITY:
+                raise PermissionDenied(
+                    f"{plan.user.name} ({plan.user.group}) may not assign: assigning is for the quality group",
+                    rule="permission.assign",
+                )
+            self._state(plan, "assign", wf.REVIEW_STATES | wf.APPROVAL_STATES)
+            users = self.users()
+            approval = plan.old.status in wf.APPROVAL_STATES
+            for name in names:
+                if name not in users:
+                    raise PermissionDenied(f"unknown user {name!r}", rule="user.unknown")
+                if name in plan.old.pending_assignees or names.count(name) > 1:
+                    raise WorkflowViolation(
+                        f"{name} is already assigned to {plan.old.id}", rule="workflow.assign.duplicate"
+                    )
+                if name == plan.old.owner:
+                    raise WorkflowViolation(
+                        f"{name} owns {plan.old.id} and cannot review or approve it",
+                        rule="workflow.assign.owner",
+                    )
+                if approval and users[name].group not in (Group.QUALITY, Group.REVIEWER):
+                    raise PermissionDenied(
+                        f"{name} ({users[name].group}) cannot approve: approvers are quality or reviewer",
+                        rule="permission.approve.group",
+                    )
+            plan.set(pending_assignees=(*plan.old.pending_assignees, *names))
+            plan.event("ASSIGN", assignees=names)
+            plan.add_tasks(names)
+            return f"Assigned {', '.join(names)} to {plan.old.id} ({wf.workflow_type(plan.old.status)})."
+
+        return self._mutate(actor, doc_id, run)
+
+    def review(self, actor: str, doc_id: str, outcome: str, comment: str = "") -> Result:
+        try:
+            verdict = Outcome(outcome.replace("-", "_"))
+        except ValueError:
+            raise BadRequest(
+                f"unknown outcome {outcome!r}: recommend or request_updates", rule="review.outcome"
+            ) from None
+
+        def run(plan: _Plan) -> str:
+            self._state(plan, "review", wf.REVIEW_STATES)
+            if plan.user.name not in plan.old.pending_assignees:
+                raise PermissionDenied(
+                    f"{plan.user.name} is not an assigned reviewer of {plan.old.id} "
+                    f"(pending: {', '.join(plan.old.pending_assignees) or 'none'})",
+                    rule="permission.review",
+                )
+            if verdict is Outcome.REQUEST_UPDATES and not comment.strip():
+                raise BadRequest(
+                    "request_updates needs a comment saying what to change", rule="review.comment"
+                )
+            pending = tuple(u for u in plan.old.pending_assignees if u != plan.user.name)
+            plan.set(
+                pending_assignees=pending,
+                review_outcomes={**plan.old.review_outcomes, plan.user.name: verdict.value},
+            )
+            plan.event("REVIEW", outcome=verdict.value, comment=comment.strip())
+            plan.remove_task(plan.user.name)
+            if not pending:
+                plan.status(wf.REVIEW_DONE[plan.old.status])
+            return (
+                f"Recorded {plan.user.name}'s review of {plan.old.id}: {verdict.value} ({plan.new.status})."
+            )
+
+        return self._mutate(actor, doc_id, run)
+
+    def _approver(self, plan: _Plan, action: str) -> None:
+        self._state(plan, action, wf.APPROVAL_STATES)
+        if plan.user.name not in plan.old.pending_assignees:
+            raise PermissionDenied(
+                f"{plan.user.name} is not an assigned approver of {plan.old.id} "
+                f"(pending: {', '.join(plan.old.pending_assignees) or 'none'})",
+                rule=f"permission.{action}",
+            )
+        if plan.user.group not in (Group.QUALITY, Group.REVIEWER):
+            raise PermissionDenied(
+                f"{plan.user.name} ({plan.user.group}) may not {action}: approvers are quality or reviewer",
+                rule=f"permission.{action}.group",
+            )
+
+    def approve(self, actor: str, doc_id: str) -> Result:
+        def run(plan: _Plan) -> str:
+            self._approver(plan, "approve")
+            pending = tuple(u for u in plan.old.pending_assignees if u != plan.user.name)
+            plan.set(pending_assignees=pending)
+            plan.event("APPROVE")
+            plan.remove_task(plan.user.name)
+            if pending:
+                return f"Recorded {plan.user.name}'s approval of {plan.old.id}; waiting for {', '.join(pending)}."
+            return self._complete_approval(plan)
+
+        return self._mutate(actor, doc_id, run)
+
+    def _complete_approval(self, plan: _Plan) -> str:
+        doc = plan.old.doc
+        effective = self.layout.effective_file(doc)
+        if plan.old.retiring:
+            if plan.old.effective_version:
+                plan.archive(plan.old.effective_version, effective)
+            plan.set(retiring=False, effective_version=None, review_outcomes={})
+            plan.event("RETIRE")
+            plan.status(Status.RETIRED)
+            return f"{doc} v{plan.old.version} is RETIRED."
+        draft = self.layout.draft_file(doc)
+        old_effective = plan.old.effective_version
+        if old_effective and effective.exists():
+            plan.archive(old_effective, effective)
+        plan.archive(plan.old.version, draft)
+        text = draft.read_text(encoding="utf-8")
+        new_version = plan.old.ver.next_major()
+        plan.write(effective, text)
+        plan.write(draft, None)
+        plan.set(version=str(new_version), effective_version=str(new_version), review_outcomes={})
+        to = wf.APPROVAL_DONE[plan.old.status]
+        plan.status(to)
+        if to is Status.EFFECTIVE:
+            plan.event("EFFECTIVE")
+        return f"{doc} approved: v{new_version} is {to}."
+
+    def reject(self, actor: str, doc_id: str, comment: str) -> Result:
+        if not comment or not comment.strip():
+            raise BadRequest("reject needs a comment saying why", rule="reject.comment")
+
+        def run(plan: _Plan) -> str:
+            self._approver(plan, "reject")
+            plan.event("REJECT", comment=comment.strip())
+            self._back_out(plan)
+            return f"Rejected {plan.old.id}: it is {plan.new.status} again."
+
+        return self._mutate(actor, doc_id, run)
+
+    def _back_out(self, plan: _Plan) -> None:
+        if plan.old.retiring:
+            to = wf.restored_after_retire(plan.old.doc_type)
+            plan.set(retiring=False)
+        else:
+            to = wf.WITHDRAW_TO[plan.old.status]
+        if plan.old.status in wf.REVIEW_STATES:
+            plan.set(review_outcomes={})
+        plan.set(pending_assignees=())
+        plan.remove_all_tasks()
+        plan.status(to)
+
+    def withdraw(self, actor: str, doc_id: str) -> Result:
+        def run(plan: _Plan) -> str:
+            self._owner(plan, "withdraw")
+            self._state(plan, "withdraw", wf.WITHDRAW_TO)
+            plan.event("WITHDRAW")
+            self._back_out(plan)
+            return f"Withdrew {plan.old.id}: it is {plan.new.status}."
+
+        return self._mutate(actor, doc_id, run)
+
+    def release(self, actor: str, doc_id: str) -> Result:
+        def run(plan: _Plan) -> str:
+            self._owner(plan, "release")
+            self._not_checked_out(plan, "release")
+            self._state(plan, "release", {Status.PRE_APPROVED})
+            plan.set(execution_phase="post_release")
+            plan.event("RELEASE")
+            plan.status(Status.IN_EXECUTION)
+            return f"Released {plan.old.id} v{plan.old.version} for execution."
+
+        return self._mutate(actor, doc_id, run)
+
+    def close(self, actor: str, doc_id: str) -> Result:
+        def run(plan: _Plan) -> str:
+            self._owner(plan, "close")
+            self._not_checked_out(plan, "close")
+            self._state(plan, "close", {Status.POST_APPROVED})
+            plan.event("CLOSE")
+            plan.status(Status.CLOSED)
+            return f"Closed {plan.old.id} v{plan.old.version}."
+
+        return self._mutate(actor, doc_id, run)
+
+    # -- reading --------------------------------------------------------------------------------------
+    def status(self, actor: str, doc_id: str | None = None) -> Result:
+        self.user(actor)
+        if doc_id is None:
+            self.storage.recover_all()
+            rows = [self._describe(self.storage.load_meta(doc)) for doc in self.storage.all_documents()]
+            lines = [
+                f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}"
+                for r in rows
+            ]
+            return Result("\n".join(lines) or "No documents.", {"documents": rows})
+        doc = parse_doc_id(doc_id)
+        with self.storage.document(doc):
+            meta = self.storage.load_meta(doc)
+        data = self._describe(meta)
+        lines = [
+            f"{meta.id}: {data['title']}",
+            f"  version {meta.version}  status {meta.status}  owner {meta.owner}"
+            f"{'  (checked out)' if meta.checked_out else ''}",
+        ]
+        if meta.effective_version:
+            lines.append(f"  effective version {meta.effective_version}")
+        if meta.pending_assignees:
+            lines.append(f"  pending: {', '.join(meta.pending_assignees)}")
+        if meta.review_outcomes:
+            lines.append("  reviews: " + ", ".join(f"{u}={o}" for u, o in meta.review_outcomes.items()))
+        return Result("\n".join(lines), data)
+
+    def read(self, actor: str, doc_id: str, version: str | None = None) -> Result:
+        self.user(actor)
+        doc = parse_doc_id(doc_id)
+        with self.storage.document(doc):
+            meta = self.storage.load_meta(doc)
+            if version is None:
+                path, shown = self.current_file(meta), meta.version
+                if path == self.layout.effective_file(doc) and meta.effective_version:
+                    shown = meta.effective_version
+            else:
+                shown = str(Version.parse(version))
+                candidates = [self.layout.archive_file(doc, shown)]
+                if shown == meta.effective_version:
+                    candidates.append(self.layout.effective_file(doc))
+                if shown == meta.version:
+                    candidates.append(self.layout.draft_file(doc))
+                path = next((p for p in candidates if p.exists()), candidates[0])
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise NotFound(f"{doc} has no version {shown}", rule="document.version") from None
+        return Result(
+            text, {"doc_id": doc.text, "version": shown, "status": meta.status.value, "content": text}
+        )
+
+    def history(self, actor: str, doc_id: str) -> Result:
+        self.user(actor)
+        doc = parse_doc_id(doc_id)
+        with self.storage.document(doc):
+            events = self.storage.audit(doc)
+        if not events:
+            raise NotFound(f"no document {doc}", rule="document.unknown")
+        lines = [
+            f"{e['ts']}  v{e['version']:<5} {e['event']:<15} {e['user']:<10} {_fields(e)}" for e in events
+        ]
+        return Result("\n".join(lines), {"doc_id": doc.text, "events": events})
+
+    def comments(self, actor: str, doc_id: str) -> Result:
+        result = self.history(actor, doc_id)
+        comments = [
+            e for e in result.data["events"] if e["event"] in ("REVIEW", "REJECT") and e.get("comment")
+        ]
+        lines = [
+            f"v{e['version']} {e['user']} ({e.get('outcome', 'reject')}): {e['comment']}" for e in comments
+        ]
+        return Result(
+            "\n".join(lines) or "No comments.", {"doc_id": result.data["doc_id"], "comments": comments}
+        )
+
+    def inbox(self, actor: str) -> Result:
+        user = self.user(actor)
+        tasks = read_inbox(self.layout.inbox_dir(user.name))
+        lines = [
+            f"{t.task_type:<8} {t.doc_id:<16} v{t.version:<5} {t.workflow_type:<13} from {t.assigned_by}: {t.title}"
+            for t in tasks
+        ]
+        return Result(
+            "\n".join(lines) or "Inbox empty.", {"user": user.name, "tasks": [t.as_dict() for t in tasks]}
+        )
+
+    def workspace(self, actor: str) -> Result:
+        user = self.user(actor)
+        folder = self.layout.workspace_file(user.name, DocId("SOP-001")).parent
+        items = []
+        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+            try:
+                doc = parse_doc_id(path.stem)
+            except BadRequest:
+                continue
+            meta = self.storage.load_meta(doc) if self.storage.exists(doc) else None
+            checked_out = bool(meta and meta.checked_out and meta.owner == user.name)
+            items.append(
+                {
+                    "doc_id": doc.text,
+                    "file": self.layout.relative(path),
+                    "checked_out": checked_out,
+                    "version": meta.version if meta else None,
+                }
+            )
+        lines = [
+            f"{i['doc_id']:<16} v{i['version']}  {i['file']}{'' if i['checked_out'] else '  (not checked out)'}"
+            for i in items
+        ]
+        return Result("\n".join(lines) or "Workspace empty.", {"user": user.name, "documents": items})
+
+
+def _fields(event: dict[str, Any]) -> str:
+    skip = {"ts", "event", "user", "version", "seq"}
+    return " ".join(f"{k}={v}" for k, v in event.items() if k not in skip and v not in ("", None))
