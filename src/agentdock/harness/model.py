@@ -106,6 +106,8 @@ class Fault(ABC):
 
 def fault_from_dict(data: Mapping[str, Any]) -> Fault:
     """Build a registered fault from its JSON form; any mistake is a :class:`PlanError` naming it."""
+    import agentdock.harness.faults  # noqa: F401 - registers the built-in kinds (imports this module)
+
     if not isinstance(data, Mapping) or "kind" not in data:
         raise PlanError(f"a fault needs a 'kind' (one of {sorted(FAULTS)}), got {data!r}")
     kind = data["kind"]
