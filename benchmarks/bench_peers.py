@@ -1,0 +1,326 @@
+"""stdio -> Streamable HTTP bridges side by side: agentdock's proxy and its peers, one run.
+
+Subjects, all against the same real MCP server (the SDK's ``MCPServer`` behind
+agentdock's bearer-token middleware, in its own process on 127.0.0.1):
+
+* ``direct``      the SDK's own Streamable HTTP client (no bridge): the baseline
+* ``agentdock``   our proxy (``proxy/mcp_proxy.py``, the file the image runs), spawned as a stdio server
+* ``mcp-proxy``   the PyPI package, installed into a temporary venv for this run
+* ``mcp-remote``  the npm package, installed into a temporary prefix for this run
+
+Measures per subject: cold start (spawn + initialize, median of a few), one
+tool call's round trip (p50 and p95 over sequential calls), and throughput
+(calls per second with several in flight).  Ratios: latency and throughput
+against ``direct``; cold start against ``agentdock``.  A peer that cannot be
+installed or run still gets its rows, saying why.
+
+Run alone: ``.venv/bin/python benchmarks/run.py --only peers``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+COLD_STARTS = 5
+SEQUENTIAL_CALLS = 150
+CONCURRENT_TASKS = 8
+CALLS_PER_TASK = 20
+PAYLOAD = "x" * 1024
+INSTALL_TIMEOUT_S = 240
+STEP_TIMEOUT_S = 120
+AGENT = "bench"
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def _serve(root: str) -> None:
+    """Child process: an MCPServer with an ``echo`` tool, bearer-authenticated, on 127.0.0.1:0."""
+    from mcp.server.mcpserver import MCPServer
+
+    from agentdock.auth import TokenStore
+    from agentdock.auth.http import build_app, serve
+
+    server = MCPServer("bench-echo")
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return the text unchanged."""
+        return text
+
+    serve(build_app(server, TokenStore(Path(root))), ["127.0.0.1"], 0, name="bench-echo")
+
+
+@contextlib.contextmanager
+def bench_server(root: Path) -> Iterator[tuple[str, str]]:
+    """Start the server process; yield (url, token); stop it."""
+    from agentdock.auth import TokenStore
+
+    (root / ".claude" / "agents").mkdir(parents=True)
+    (root / ".claude" / "agents" / f"{AGENT}.md").write_text("benchmark client\n")
+    token = TokenStore(root).ensure(AGENT)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_child_env(root),
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 30
+        url = None
+        while time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if not line:
+                break
+            if "listening on " in line:
+                url = line.split("listening on ", 1)[1].strip()
+                break
+        if url is None:
+            raise RuntimeError(f"bench server did not start (exit {process.poll()})")
+        yield url, token
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _child_env(home: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "PIP_INDEX_URL", "PIP_CERT")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["HOME"] = str(home)
+    return env
+
+
+# -- the subjects ---------------------------------------------------------------------------------
+
+
+def _install_mcp_proxy(where: Path) -> list[str]:
+    venv = where / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=INSTALL_TIMEOUT_S)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "mcp-proxy"],
+        check=True,
+        timeout=INSTALL_TIMEOUT_S,
+        capture_output=True,
+    )
+    return [str(venv / "bin" / "mcp-proxy")]
+
+
+def _install_mcp_remote(where: Path) -> list[str]:
+    npm = shutil.which("npm")
+    node = shutil.which("node")
+    if npm is None or node is None:
+        raise RuntimeError("node/npm not found on PATH")
+    prefix = where / "npm"
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "mcp-remote",
+        ],
+        check=True,
+        timeout=INSTALL_TIMEOUT_S,
+        capture_output=True,
+    )
+    return [str(prefix / "node_modules" / ".bin" / "mcp-remote")]
+
+
+def _npm_version(where: Path) -> str:
+    manifest = where / "npm" / "node_modules" / "mcp-remote" / "package.json"
+    try:
+        return "mcp-remote " + str(json.loads(manifest.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "mcp-remote ?"
+
+
+def _version(command: list[str], *args: str) -> str:
+    try:
+        out = subprocess.run([*command, *args], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
+
+
+def _bridge_args(subject: str, command: list[str], url: str, token: str) -> list[str]:
+    if subject == "agentdock":
+        return [*command, url, "--header", f"Authorization=Bearer {token}"]
+    if subject == "mcp-proxy":
+        return [*command, "--transport", "streamablehttp", "-H", "Authorization", f"Bearer {token}", url]
+    if subject == "mcp-remote":
+        return [*command, url, "--transport", "http-only", "--header", f"Authorization: Bearer {token}"]
+    raise ValueError(subject)
+
+
+@contextlib.asynccontextmanager
+async def _session(
+    subject: str, argv: list[str] | None, url: str, token: str, home: Path
+) -> AsyncIterator[ClientSession]:
+    if argv is None:  # direct
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        async with (
+            http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            yield session
+        return
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env=_child_env(home))
+    with (home / f"{subject}.stderr.log").open("a") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            yield session
+
+
+async def _echo(session: ClientSession) -> None:
+    result = await session.call_tool("echo", {"text": PAYLOAD})
+    if result.is_error:
+        raise RuntimeError(f"echo failed: {result.content}")
+
+
+async def _measure(subject: str, argv: list[str] | None, url: str, token: str, home: Path) -> dict[str, Any]:
+    cold: list[float] = []
+    for _ in range(COLD_STARTS):
+        began = time.perf_counter()
+        with anyio.fail_after(STEP_TIMEOUT_S):
+            async with _session(subject, argv, url, token, home) as session:
+                await session.initialize()
+                cold.append((time.perf_counter() - began) * 1000.0)
+    latencies: list[float] = []
+    with anyio.fail_after(STEP_TIMEOUT_S * 2):
+        async with _session(subject, argv, url, token, home) as session:
+            await session.initialize()
+            await _echo(session)  # warm up
+            for _ in range(SEQUENTIAL_CALLS):
+                began = time.perf_counter()
+                await _echo(session)
+                latencies.append((time.perf_counter() - began) * 1000.0)
+
+            async def burst() -> None:
+                for _ in range(CALLS_PER_TASK):
+                    await _echo(session)
+
+            began = time.perf_counter()
+            async with anyio.create_task_group() as group:
+                for _ in range(CONCURRENT_TASKS):
+                    group.start_soon(burst)
+            elapsed = time.perf_counter() - began
+    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "cold_start_ms": statistics.median(cold),
+        "call_p50_ms": statistics.median(latencies),
+        "call_p95_ms": quantiles[94],
+        "throughput": CONCURRENT_TASKS * CALLS_PER_TASK / elapsed,
+    }
+
+
+MEASURES: tuple[tuple[str, str, str, str], ...] = (
+    # key, row name, unit, ratio baseline
+    ("cold_start_ms", "bridge cold start (spawn + initialize, median)", "ms", "agentdock"),
+    ("call_p50_ms", "tool call round trip p50", "ms", "direct"),
+    ("call_p95_ms", "tool call round trip p95", "ms", "direct"),
+    ("throughput", f"tool calls/s, {CONCURRENT_TASKS} in flight", "calls/s", "direct"),
+)
+
+
+def _rows(results: dict[str, dict[str, Any]], notes: dict[str, str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for key, name, unit, baseline in MEASURES:
+        base = results.get(baseline, {}).get(key)
+        for subject in ("direct", "agentdock", "mcp-proxy", "mcp-remote"):
+            if subject == "direct" and key == "cold_start_ms":
+                note = "no process: HTTP connect + initialize"
+            else:
+                note = notes.get(subject, "")
+            value = results.get(subject, {}).get(key)
+            ratio = value / base if isinstance(value, float) and isinstance(base, float) and base else None
+            row: dict[str, Any] = {
+                "name": name,
+                "subject": subject,
+                "value": value,
+                "unit": unit,
+                "note": note,
+            }
+            if ratio is not None:
+                row["ratio"] = ratio
+                suffix = "baseline" if subject == baseline else f"ratio vs {baseline}"
+                row["note"] = (note + "; " if note else "") + suffix
+            rows.append(row)
+    return rows
+
+
+def run() -> list[dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    notes: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="agentdock-bench-peers-") as tmp:
+        work = Path(tmp)
+        commands: dict[str, list[str] | None] = {"direct": None}
+        ours = Path(__file__).resolve().parent.parent / "proxy" / "mcp_proxy.py"
+        if ours.is_file():
+            commands["agentdock"] = [sys.executable, str(ours)]
+            notes["agentdock"] = "proxy/mcp_proxy.py"
+        else:
+            notes["agentdock"] = f"not installed: {ours} is missing"
+        for subject, install in (("mcp-proxy", _install_mcp_proxy), ("mcp-remote", _install_mcp_remote)):
+            try:
+                commands[subject] = install(work)
+                notes[subject] = (
+                    _version(commands[subject] or [], "--version") if subject == "mcp-proxy" else ""
+                )
+            except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+                detail = getattr(exc, "stderr", None) or exc
+                notes[subject] = f"not installed: {str(detail).strip().splitlines()[-1][:160]}"
+        with bench_server(work / "project") as (url, token):
+            for subject, command in commands.items():
+                if subject in notes and notes[subject].startswith("not installed"):
+                    continue
+                argv = None if command is None else _bridge_args(subject, command, url, token)
+                try:
+                    results[subject] = anyio.run(_measure, subject, argv, url, token, work)
+                except BaseException as exc:  # one subject failing must not hide the others
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    log = work / f"{subject}.stderr.log"
+                    tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+                    notes[subject] = f"failed: {type(exc).__name__}: {exc}"[:160] + (
+                        f" ({tail[0][:120]})" if tail else ""
+                    )
+    return _rows(results, notes)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        _serve(sys.argv[2])
+    else:
+        from rich.pretty import pprint
+
+        pprint(run())
