@@ -1,0 +1,192 @@
+"""``agentdock launch`` / ``stop`` / ``doctor`` (``./launch.sh``, ``./launch.sh stop``, ``./launch.sh doctor``).
+
+Options are resolved once here (flag > environment > default) into frozen
+dataclasses; everything below takes them as arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from agentdock import paths
+from agentdock.launcher.errors import LauncherError
+from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
+from agentdock.launcher.project import default_data_dir, resolve_project_root
+from agentdock.launcher.session import Interrupted, LaunchOptions, Reporter, launch, terminate_on_signals
+
+__all__ = ["doctor_main", "main", "stop_main"]
+
+_EPILOG = """\
+steps: check Docker; resolve the project; provision the agent's token; start qms-mcp and
+git-mcp when they do not answer (pid/log files in <project>/.agentdock/run); build the image
+when missing or when its inputs changed; refuse a second container for the agent; start the
+container (SETUP_ONLY=1); wait until it is ready; attach `claude` (or bash); remove the
+container on exit, Ctrl-C or SIGTERM.  The servers stay up: `./launch.sh stop` stops them.
+
+other commands: ./launch.sh doctor  (check each piece)   ./launch.sh stop  (stop the servers)
+"""
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return port
+
+
+def _common(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    parser.add_argument(
+        "--project-root",
+        type=Path,
+        default=Path(environ["AGENTDOCK_PROJECT_ROOT"]) if environ.get("AGENTDOCK_PROJECT_ROOT") else None,
+        help="project with a QMS (default: the current repo if it has QMS/, else the demo project)",
+    )
+    parser.add_argument("--qms-port", type=_port, default=int(environ.get("AGENTDOCK_QMS_PORT", "8000")))
+    parser.add_argument("--git-port", type=_port, default=int(environ.get("AGENTDOCK_GIT_PORT", "8001")))
+
+
+def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="./launch.sh",
+        description="Start an agent's container and attach an interactive Claude Code session.",
+        epilog=_EPILOG + "\nArguments after `--` go to claude (or bash).\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("agent", nargs="?", default="claude", help="agent name (default: claude)")
+    _common(parser, environ)
+    parser.add_argument(
+        "--no-attach", action="store_true", help="start the container and print how to attach"
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rebuild the image even if its inputs are unchanged"
+    )
+    parser.add_argument("--shell", action="store_true", help="attach bash instead of claude")
+    parser.add_argument("--image", default=environ.get("AGENTDOCK_IMAGE", DEFAULT_TAG), help="image tag")
+    parser.add_argument(
+        "--projects",
+        default=environ.get("AGENTDOCK_PROJECTS", "agentdock-projects"),
+        help="what to mount at /projects: a named volume (default agentdock-projects) or a host folder",
+    )
+    parser.add_argument("--ready-timeout", type=float, default=90.0, help="seconds to wait for readiness")
+    parser.add_argument("--server-timeout", type=float, default=30.0, help="seconds to wait for the servers")
+    parser.add_argument(
+        "--prepare-context",
+        action="store_true",
+        help="copy agentdock into docker/dist/ for a manual docker build",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the image build output")
+    return parser
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock launch [agent] [options]``."""
+    env = os.environ if environ is None else environ
+    argv = list(argv)
+    extra: tuple[str, ...] = ()
+    if "--" in argv:  # after --: arguments for claude (or bash)
+        cut = argv.index("--")
+        argv, extra = argv[:cut], tuple(argv[cut + 1 :])
+    args = _launch_parser(env).parse_args(argv)
+    reporter = Reporter(verbose=args.verbose)
+    if args.prepare_context:
+        try:
+            dist = prepare_context(agentdock_checkout())
+        except LauncherError as exc:
+            reporter.error(str(exc))
+            return 1
+        print(f"prepared {dist}; now: docker build -t {args.image} {dist.parent}")
+        return 0
+    projects: str | Path = args.projects
+    if "/" in str(projects):
+        projects = Path(projects).expanduser().resolve()
+        if not projects.is_dir():
+            reporter.error(f"--projects {projects} is not a directory")
+            return 2
+    options = LaunchOptions(
+        agent=args.agent,
+        project_root=args.project_root,
+        cwd=Path.cwd(),
+        data_dir=default_data_dir(env),
+        no_attach=args.no_attach,
+        rebuild=args.rebuild,
+        shell=args.shell,
+        image=args.image,
+        qms_port=args.qms_port,
+        git_port=args.git_port,
+        projects=projects,
+        ready_timeout_s=args.ready_timeout,
+        server_timeout_s=args.server_timeout,
+        extra_args=extra,
+    )
+    try:
+        with terminate_on_signals():
+            return launch(options, reporter, environ=env)
+    except LauncherError as exc:
+        reporter.error(str(exc))
+        return 1
+    except Interrupted as exc:
+        reporter.error(f"stopped by {exc}")
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        reporter.error("interrupted")
+        return 130
+
+
+def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock stop``: stop the host servers started by launch (and, with --containers, the agents)."""
+    from agentdock.launcher.containers import existing_containers, remove_container
+    from agentdock.launcher.servers import stop_servers
+    from agentdock.launcher.session import connect_docker
+
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="./launch.sh stop", description=stop_main.__doc__)
+    _common(parser, env)
+    parser.add_argument(
+        "--containers", action="store_true", help="also remove this project's agent containers"
+    )
+    args = parser.parse_args(list(argv))
+    reporter = Reporter()
+    try:
+        root = resolve_project_root(
+            args.project_root, cwd=Path.cwd(), data_dir=default_data_dir(env), init=lambda _: None
+        )
+    except LauncherError as exc:
+        reporter.error(str(exc))
+        return 1
+    if args.containers:
+        try:
+            with connect_docker() as client:
+                for container in existing_containers(client, root):
+                    reporter.step(f"Removing {container.name}")
+                    remove_container(container)
+        except LauncherError as exc:
+            reporter.error(str(exc))
+            return 1
+    stopped = stop_servers(root)
+    reporter.step(
+        "Stopped " + (", ".join(stopped) if stopped else f"nothing (no pid files in {paths.run_dir(root)})")
+    )
+    return 0
+
+
+def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock doctor``: check each piece and say what to fix."""
+    from agentdock.launcher.doctor import run_doctor
+
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="./launch.sh doctor", description=doctor_main.__doc__)
+    _common(parser, env)
+    parser.add_argument("--image", default=env.get("AGENTDOCK_IMAGE", DEFAULT_TAG))
+    args = parser.parse_args(list(argv))
+    return run_doctor(
+        project_root=args.project_root,
+        data_dir=default_data_dir(env),
+        image=args.image,
+        qms_port=args.qms_port,
+        git_port=args.git_port,
+        stream=sys.stdout,
+    )

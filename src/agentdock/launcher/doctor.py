@@ -1,0 +1,221 @@
+"""``./launch.sh doctor``: check each piece a launch needs and say what to fix.
+
+Checks, in order (later ones are skipped when what they need is missing):
+engine, docker CLI, project and agents, image (present, inputs unchanged),
+tokens, servers (MCP ``initialize``), and an MCP round trip through the proxy
+from inside a throwaway container — the path an agent's Claude Code uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import docker.errors
+import httpx
+
+from agentdock import paths
+from agentdock.launcher.errors import LauncherError
+from agentdock.launcher.image import LABEL_INPUTS, ImageSpec, agentdock_checkout, container_ids, inputs_hash
+from agentdock.launcher.layout import PROXY_PATH
+from agentdock.launcher.project import agent_names, resolve_project_root
+from agentdock.launcher.servers import PROTOCOL_VERSION, Probe, mcp_initialize, server_specs
+from agentdock.launcher.session import connect_docker
+
+__all__ = ["Check", "proxy_round_trip", "run_doctor"]
+
+_ROUND_TRIP = r"""
+coproc PROXY { exec python3 "$PROXY" "$URL" --retries 1 --timeout 10000 --header "Authorization=Bearer $TOKEN"; }
+printf '%s\n' "$REQUEST" >&"${PROXY[1]}"
+if IFS= read -r -t "$WAIT" line <&"${PROXY[0]}"; then printf '%s\n' "$line"; status=0; else status=1; fi
+kill "$PROXY_PID" 2>/dev/null
+exit "$status"
+"""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def proxy_round_trip(client: Any, image: str, url: str, token: str, *, wait_s: int = 30) -> Probe:
+    """Run the image's proxy against ``url`` in a throwaway container; one ``initialize`` through it."""
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "agentdock-doctor", "version": "1"},
+        },
+    }
+    container = None
+    try:
+        container = client.containers.run(
+            image,
+            ["bash", "-c", _ROUND_TRIP],
+            entrypoint=[],
+            detach=True,
+            environment={
+                "PROXY": PROXY_PATH,
+                "URL": url,
+                "TOKEN": token,
+                "REQUEST": json.dumps(request),
+                "WAIT": str(wait_s),
+            },
+            extra_hosts={"host.docker.internal": "host-gateway"},
+            labels={"io.agentdock.role": "doctor"},
+        )
+        result = container.wait(timeout=wait_s + 15)
+        out = bytes(container.logs(stdout=True, stderr=False)).decode("utf-8", "replace").strip()
+        err = bytes(container.logs(stdout=False, stderr=True)).decode("utf-8", "replace").strip()
+    except (docker.errors.DockerException, httpx.HTTPError, OSError) as exc:
+        return Probe(False, f"round trip container failed: {exc}")
+    except Exception as exc:  # requests' ReadTimeout from container.wait
+        return Probe(False, f"round trip timed out: {type(exc).__name__}: {exc}")
+    finally:
+        if container is not None:
+            with contextlib.suppress(docker.errors.DockerException):
+                container.remove(force=True)
+    if result.get("StatusCode") != 0 or not out:
+        return Probe(False, f"no answer through the proxy (exit {result.get('StatusCode')}): {err[-400:]}")
+    try:
+        info = json.loads(out.splitlines()[-1])["result"]["serverInfo"]
+    except (ValueError, KeyError, TypeError):
+        return Probe(False, f"unexpected answer through the proxy: {out[:300]}")
+    return Probe(True, f"{info.get('name', '?')} {info.get('version', '')}".strip(), 200)
+
+
+def _checks(
+    project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int
+) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        with connect_docker() as client:
+            checks.append(Check("engine", True, f"Docker {client.version().get('Version', '?')} answers"))
+            checks.extend(
+                _with_engine(
+                    client,
+                    project_root=project_root,
+                    data_dir=data_dir,
+                    image=image,
+                    qms_port=qms_port,
+                    git_port=git_port,
+                )
+            )
+    except LauncherError as exc:
+        checks.append(Check("engine", False, str(exc), "start the Docker engine"))
+    return checks
+
+
+def _with_engine(
+    client: Any, *, project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int
+) -> list[Check]:
+    checks = [
+        Check("docker CLI", True, str(shutil.which("docker")))
+        if shutil.which("docker")
+        else Check("docker CLI", False, "`docker` not on PATH", "install the Docker CLI (needed to attach)")
+    ]
+    try:
+        root = resolve_project_root(project_root, cwd=Path.cwd(), data_dir=data_dir, init=lambda _: None)
+        agents = agent_names(root)
+        checks.append(
+            Check(
+                "project",
+                bool(agents),
+                f"{root}: agents {', '.join(agents) or 'none'}",
+                "" if agents else "run: qms init --root DIR",
+            )
+        )
+    except LauncherError as exc:
+        return [
+            *checks,
+            Check("project", False, str(exc), "pass --project-root DIR, or run ./launch.sh once"),
+        ]
+
+    image_ok = False
+    try:
+        labels = client.images.get(image).attrs.get("Config", {}).get("Labels") or {}
+        uid, gid = container_ids()
+        current = inputs_hash(ImageSpec(repo=agentdock_checkout(), tag=image, uid=uid, gid=gid))
+        image_ok = True
+        if labels.get(LABEL_INPUTS) == current:
+            checks.append(Check("image", True, f"{image} matches the checkout"))
+        else:
+            checks.append(
+                Check("image", False, f"{image} is older than the checkout", "./launch.sh rebuilds it")
+            )
+    except docker.errors.ImageNotFound:
+        checks.append(Check("image", False, f"{image} is missing", "./launch.sh builds it (or --rebuild)"))
+    except LauncherError as exc:
+        image_ok = True
+        checks.append(Check("image", False, str(exc)))
+
+    from agentdock.auth import AuthError, TokenStore
+
+    token = None
+    try:
+        with_tokens = TokenStore(root).agents()
+        for agent in [a for a in ("claude", *agents) if a in with_tokens][:1]:
+            token = paths.agent_token_file(root, agent).read_text(encoding="utf-8").strip()
+        checks.append(
+            Check(
+                "tokens",
+                bool(with_tokens),
+                f"agents with tokens: {', '.join(with_tokens) or 'none'}",
+                "" if with_tokens else "./launch.sh provisions the agent's token",
+            )
+        )
+    except (AuthError, OSError) as exc:
+        checks.append(Check("tokens", False, f"{exc}", "agentdock token <agent> --project-root DIR"))
+    if token is None:
+        return checks
+
+    healthy = []
+    with httpx.Client(timeout=5.0, trust_env=False) as http:
+        for spec in server_specs(root, ["127.0.0.1"], qms_port, git_port):
+            probe = mcp_initialize(http, spec.url, token)
+            checks.append(
+                Check(
+                    f"server {spec.command}",
+                    probe.ok,
+                    f"port {spec.port}: {probe.detail}",
+                    "" if probe.ok else f"./launch.sh starts it; log {spec.log_file}",
+                )
+            )
+            if probe.ok:
+                healthy.append(spec)
+    if image_ok and healthy:
+        spec = healthy[0]
+        probe = proxy_round_trip(client, image, f"http://host.docker.internal:{spec.port}/mcp", token)
+        checks.append(
+            Check(
+                "proxy round trip",
+                probe.ok,
+                f"container -> {spec.command}: {probe.detail}",
+                "" if probe.ok else "servers must bind the Docker bridge gateway; see the logs",
+            )
+        )
+    return checks
+
+
+def run_doctor(
+    *, project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int, stream: TextIO
+) -> int:
+    checks = _checks(project_root, data_dir, image, qms_port, git_port)
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        print(f"[{mark}] {check.name}: {check.detail}", file=stream)
+        if not check.ok and check.fix:
+            print(f"       fix: {check.fix}", file=stream)
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} ok, {len(failed)} to fix", file=stream)
+    return 1 if failed else 0

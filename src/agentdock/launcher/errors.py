@@ -1,0 +1,76 @@
+"""Errors of the launcher, one tree::
+
+    LauncherError                      anything the launcher refuses or fails to do; says what to fix
+    ├── ConfigError                    bad flag, unknown agent, unusable project root
+    ├── DockerError                    the engine did not answer or refused a request
+    │   ├── ImageBuildError            `docker build` failed (carries the build log tail)
+    │   ├── AgentAlreadyRunning        a container for this agent and project exists
+    │   └── ContainerNotReady          the container died or missed the readiness deadline (carries logs)
+    ├── ServerError                    qms-mcp / git-mcp could not be started or did not become healthy
+    └── TokenError                     the agent's bearer token could not be provisioned
+
+Foreign exceptions (docker.errors.*, httpx, OSError, subprocess) are translated
+where they happen, once, with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentAlreadyRunning",
+    "ConfigError",
+    "ContainerNotReady",
+    "DockerError",
+    "ImageBuildError",
+    "LauncherError",
+    "ServerError",
+    "TokenError",
+]
+
+
+class LauncherError(Exception):
+    """Base class: the message says what failed and what to do about it."""
+
+
+class ConfigError(LauncherError):
+    """A flag, agent name or project root that cannot be used."""
+
+
+class DockerError(LauncherError):
+    """The Docker engine did not answer or refused a request."""
+
+
+class ImageBuildError(DockerError):
+    """The image build failed; ``log_tail`` holds its last lines."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message + (f"\n--- build log (tail) ---\n{log_tail}" if log_tail else ""))
+        self.log_tail = log_tail
+
+
+class AgentAlreadyRunning(DockerError):
+    """A second container for the same agent (and project) was refused."""
+
+    def __init__(self, agent: str, container_name: str) -> None:
+        super().__init__(
+            f"agent {agent!r} already has a running container ({container_name}); "
+            f"attach with: docker exec -it {container_name} claude   "
+            f"or remove it with: docker rm -f {container_name}"
+        )
+        self.agent = agent
+        self.container_name = container_name
+
+
+class ContainerNotReady(DockerError):
+    """The container exited or did not write its readiness marker in time; ``logs`` is its output."""
+
+    def __init__(self, message: str, logs: str = "") -> None:
+        super().__init__(message + (f"\n--- container logs ---\n{logs}" if logs else ""))
+        self.logs = logs
+
+
+class ServerError(LauncherError):
+    """A host MCP server could not be started or never became healthy."""
+
+
+class TokenError(LauncherError):
+    """The agent's bearer token could not be provisioned."""

@@ -1,0 +1,226 @@
+"""The agent image: its build context, the hash of its inputs, and building it when that changes.
+
+The Docker build context is ``docker/``.  agentdock's own source reaches it
+through ``docker/dist/`` (git-ignored), which `prepare_context` fills from the
+checkout: ``dist/agentdock-src/`` (pyproject.toml, README.md, src/agentdock)
+and ``dist/mcp_proxy.py``.  A plain file copy — no build tools on the host, and
+the wheel is built inside the image.  After it, ``docker build -t claude-agent
+docker/`` works by hand as well.
+
+The image carries the label ``io.agentdock.inputs``: a SHA-256 over every
+input (Dockerfile, entrypoint, pinned requirements, CA certificates, the
+agentdock source, the proxy script, the build arguments).  `ensure_image`
+rebuilds when the label differs from the checkout, so editing the source and
+running ``./launch.sh`` again is enough.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from agentdock.launcher.errors import ConfigError, DockerError, ImageBuildError
+
+__all__ = [
+    "DEFAULT_CONTAINER_ID",
+    "DEFAULT_TAG",
+    "LABEL_INPUTS",
+    "ImageResult",
+    "ImageSpec",
+    "agentdock_checkout",
+    "container_ids",
+    "ensure_image",
+    "image_inputs",
+    "inputs_hash",
+    "prepare_context",
+]
+
+DEFAULT_TAG = "claude-agent"
+LABEL_INPUTS = "io.agentdock.inputs"
+#: uid/gid of the image's user when the host user is root (the agent never runs as root).
+DEFAULT_CONTAINER_ID = 1000
+_SKIP_DIRS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+def container_ids(uid: int | None = None, gid: int | None = None) -> tuple[int, int]:
+    """The image user's uid/gid: the host user's, or 1000/1000 when the host user is root."""
+    uid = os.getuid() if uid is None else uid
+    gid = os.getgid() if gid is None else gid
+    if uid == 0 or gid == 0:
+        return DEFAULT_CONTAINER_ID, DEFAULT_CONTAINER_ID
+    return uid, gid
+
+
+def agentdock_checkout() -> Path:
+    """The agentdock checkout this package runs from (it holds docker/, src/, proxy/)."""
+    here = Path(__file__).resolve()
+    for candidate in here.parents:
+        if (candidate / "docker" / "Dockerfile").is_file() and (candidate / "src" / "agentdock").is_dir():
+            return candidate
+    raise ConfigError(
+        "building the agent image needs an agentdock checkout (docker/, src/, proxy/); "
+        f"{here} is not inside one — run ./launch.sh from a clone of agentdock"
+    )
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    repo: Path
+    tag: str = DEFAULT_TAG
+    uid: int = DEFAULT_CONTAINER_ID
+    gid: int = DEFAULT_CONTAINER_ID
+    base_image: str | None = None  # None: the Dockerfile's default
+    build_args: Mapping[str, str] = field(default_factory=dict)  # e.g. CLAUDE_CODE_VERSION
+
+    @property
+    def docker_dir(self) -> Path:
+        return self.repo / "docker"
+
+    def all_build_args(self) -> dict[str, str]:
+        args = {"AGENT_UID": str(self.uid), "AGENT_GID": str(self.gid), **self.build_args}
+        if self.base_image:
+            args["BASE_IMAGE"] = self.base_image
+        return args
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    tag: str
+    inputs_hash: str
+    built: bool
+    size_bytes: int
+    reason: str  # why it was (or was not) built
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(filenames):
+            if not name.endswith((".pyc", ".pyo")):
+                yield Path(dirpath) / name
+
+
+def _source_files(repo: Path) -> dict[str, Path]:
+    """Context-relative name -> checkout file, for what `prepare_context` copies into dist/."""
+    files = {"dist/agentdock-src/pyproject.toml": repo / "pyproject.toml"}
+    if (repo / "README.md").is_file():
+        files["dist/agentdock-src/README.md"] = repo / "README.md"
+    for path in _walk(repo / "src" / "agentdock"):
+        files[f"dist/agentdock-src/{path.relative_to(repo).as_posix()}"] = path
+    files["dist/mcp_proxy.py"] = repo / "proxy" / "mcp_proxy.py"
+    return files
+
+
+def image_inputs(spec: ImageSpec) -> dict[str, Path]:
+    """Every file the image is built from, keyed by its name in the build context."""
+    d = spec.docker_dir
+    files = {name: d / name for name in ("Dockerfile", "entrypoint.sh", "requirements.txt", ".dockerignore")}
+    for cert in sorted((d / "certs").glob("*.crt")):
+        files[f"certs/{cert.name}"] = cert
+    files.update(_source_files(spec.repo))
+    return files
+
+
+def inputs_hash(spec: ImageSpec) -> str:
+    """SHA-256 over the inputs' names, modes and contents, and the build arguments."""
+    digest = hashlib.sha256()
+    for name, path in sorted(image_inputs(spec).items()):
+        try:
+            data = path.read_bytes()
+            executable = os.access(path, os.X_OK)
+        except OSError as exc:
+            raise ConfigError(f"image input {path} cannot be read: {exc}") from exc
+        digest.update(f"{name}\0{int(executable)}\0{len(data)}\0".encode())
+        digest.update(data)
+    for key, value in sorted(spec.all_build_args().items()):
+        digest.update(f"arg\0{key}={value}\0".encode())
+    return digest.hexdigest()
+
+
+def prepare_context(repo: Path) -> Path:
+    """Copy agentdock's source and the proxy script into ``docker/dist/`` (replacing what was there)."""
+    docker_dir = repo / "docker"
+    dist = docker_dir / "dist"
+    staging = docker_dir / f".dist-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for name, source in _source_files(repo).items():
+            if not source.is_file():
+                raise ConfigError(f"{source} is missing; the image needs it")
+            target = staging / name.removeprefix("dist/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        readme = staging / "agentdock-src" / "README.md"
+        if not readme.exists():  # pyproject names a readme; setuptools insists it exists
+            readme.write_text("agentdock\n", encoding="utf-8")
+        shutil.rmtree(dist, ignore_errors=True)
+        staging.rename(dist)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dist
+
+
+def _image_label(client: Any, tag: str) -> tuple[str | None, int]:
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None, 0
+    except docker.errors.DockerException as exc:
+        raise DockerError(f"cannot inspect image {tag}: {exc}") from exc
+    labels = image.attrs.get("Config", {}).get("Labels") or {}
+    return str(labels.get(LABEL_INPUTS, "")), int(image.attrs.get("Size", 0))
+
+
+def build_image(client: Any, spec: ImageSpec, digest: str, on_line: Callable[[str], None]) -> None:
+    """``docker build`` the context with the inputs label; stream its output to ``on_line``."""
+    tail: list[str] = []
+    try:
+        for chunk in client.api.build(
+            path=str(spec.docker_dir),
+            tag=spec.tag,
+            buildargs=spec.all_build_args(),
+            labels={LABEL_INPUTS: digest},
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+        ):
+            text = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
+            if text:
+                tail = [*tail[-39:], text]
+                on_line(text)
+            if "error" in chunk:
+                raise ImageBuildError(f"docker build of {spec.tag} failed: {chunk['error']}", "\n".join(tail))
+    except docker.errors.DockerException as exc:
+        raise ImageBuildError(f"docker build of {spec.tag} failed: {exc}", "\n".join(tail)) from exc
+
+
+def ensure_image(
+    client: Any, spec: ImageSpec, *, rebuild: bool = False, on_line: Callable[[str], None] = lambda _: None
+) -> ImageResult:
+    """Build ``spec.tag`` when it is missing, when its inputs changed, or when ``rebuild``."""
+    digest = inputs_hash(spec)
+    label, size = _image_label(client, spec.tag)
+    if label is None:
+        reason = "image missing"
+    elif rebuild:
+        reason = "--rebuild"
+    elif label != digest:
+        reason = "inputs changed"
+    else:
+        return ImageResult(spec.tag, digest, built=False, size_bytes=size, reason="up to date")
+    prepare_context(spec.repo)
+    build_image(client, spec, digest, on_line)
+    label, size = _image_label(client, spec.tag)
+    if label != digest:
+        raise ImageBuildError(
+            f"built {spec.tag} but its {LABEL_INPUTS} label is {label!r}, expected {digest}"
+        )
+    return ImageResult(spec.tag, digest, built=True, size_bytes=size, reason=reason)

@@ -1,0 +1,174 @@
+"""The project an agent works in: which root, which agents, and how its folders are prepared.
+
+The default project root is the current git repository when it has a QMS (a
+``QMS/`` folder); otherwise an embedded demo project under agentdock's data
+folder, created with ``qms init --root DIR`` on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from agentdock import paths
+from agentdock.launcher.errors import ConfigError
+
+__all__ = [
+    "agent_names",
+    "container_project_dir",
+    "default_data_dir",
+    "find_console_script",
+    "init_demo_project",
+    "resolve_project_root",
+    "validate_agent",
+]
+
+#: Environment variables a child process (qms init, the servers) may inherit.
+CHILD_ENV_ALLOW = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "USER",
+    "LOGNAME",
+)
+
+
+def child_env(
+    extra: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """An allow-listed copy of the environment (plus ``AGENTDOCK_*``/``QMS_*``), with ``extra`` on top."""
+    source = os.environ if environ is None else environ
+    env = {k: v for k, v in source.items() if k in CHILD_ENV_ALLOW or k.startswith(("AGENTDOCK_", "QMS_"))}
+    env.update(extra or {})
+    return env
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$AGENTDOCK_DATA_DIR``, else ``$XDG_DATA_HOME/agentdock``, else ``~/.local/share/agentdock``."""
+    env = os.environ if environ is None else environ
+    if env.get("AGENTDOCK_DATA_DIR"):
+        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser()
+    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+    return base / "agentdock"
+
+
+def find_console_script(name: str) -> list[str]:
+    """The argv prefix running console script ``name``: next to this Python first, then on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    raise ConfigError(f"{name!r} is not installed (expected beside {sys.executable} or on PATH)")
+
+
+def _git_toplevel(cwd: Path) -> Path | None:
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        out = subprocess.run(
+            [git, "rev-parse", "--show-toplevel"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=child_env(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def init_demo_project(
+    root: Path, *, run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
+) -> None:
+    """Create a QMS project at ``root`` with ``qms init --root ROOT`` (the default agents)."""
+    root.mkdir(parents=True, exist_ok=True)
+    argv = [*find_console_script("qms"), "init", "--root", str(root)]
+    try:
+        done = run(argv, capture_output=True, text=True, timeout=120, check=False, env=child_env())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"`qms init --root {root}` could not run: {exc}") from exc
+    if done.returncode != 0:
+        raise ConfigError(f"`qms init --root {root}` failed ({done.returncode}): {done.stderr.strip()}")
+
+
+def resolve_project_root(
+    explicit: Path | None, *, cwd: Path, data_dir: Path, init: Callable[[Path], None] = init_demo_project
+) -> Path:
+    """``--project-root`` if given; else the current repo when it has a QMS; else the demo project."""
+    if explicit is not None:
+        root = explicit.expanduser().resolve()
+        if not root.is_dir():
+            raise ConfigError(f"--project-root {root} is not a directory")
+        if not paths.qms_dir(root).is_dir():
+            raise ConfigError(
+                f"--project-root {root} has no QMS/ folder (create one with: qms init --root {root})"
+            )
+        return root
+    repo = _git_toplevel(cwd) or cwd
+    if paths.qms_dir(repo).is_dir():
+        return repo.resolve()
+    demo = (data_dir / "demo").resolve()
+    if not paths.qms_dir(demo).is_dir():
+        init(demo)
+        if not paths.qms_dir(demo).is_dir():
+            raise ConfigError(f"`qms init` did not create {paths.qms_dir(demo)}")
+    return demo
+
+
+def agent_names(root: Path) -> list[str]:
+    """Agents defined in the project (``.claude/agents/<name>.md``), canonical ones first."""
+    folder = paths.agents_dir(root)
+    found = {p.stem for p in folder.glob("*.md")} if folder.is_dir() else set()
+    ordered = [a for a in paths.DEFAULT_AGENTS if a in found]
+    return ordered + sorted(found - set(ordered))
+
+
+def validate_agent(root: Path, agent: str) -> str:
+    """``agent`` if the project defines it, else ConfigError listing the valid agents."""
+    names = agent_names(root)
+    if agent not in names:
+        listing = ", ".join(names) if names else f"none (no {paths.agents_dir(root)}/*.md)"
+        raise ConfigError(f"unknown agent {agent!r}; valid agents: {listing}")
+    return agent
+
+
+def container_project_dir(root: Path) -> str:
+    """Where the project root appears inside a container: ``/<project-name>``."""
+    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.name).strip(".-") or "project"
+    if name in {
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib64",
+        "opt",
+        "proc",
+        "projects",
+        "proxy",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    }:
+        name = f"project-{name}"
+    return f"/{name}"

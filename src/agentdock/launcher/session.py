@@ -1,0 +1,286 @@
+"""One ``./launch.sh`` run, step by step: engine, project, token, servers, image, container, attach.
+
+Each step prints what it does and fails with a message that says what to fix.
+The container is removed on exit, Ctrl-C or SIGTERM (``--no-attach`` leaves it
+running once it is ready); the host servers stay up for the next launch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import docker.errors
+
+from agentdock import paths
+from agentdock.launcher.containers import (
+    AgentContainerSpec,
+    remove_container,
+    start_agent_container,
+    wait_until_ready,
+)
+from agentdock.launcher.errors import DockerError, TokenError
+from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_ids, ensure_image
+from agentdock.launcher.layout import LayoutSpec
+from agentdock.launcher.project import resolve_project_root, validate_agent
+from agentdock.launcher.servers import ensure_servers, server_specs
+
+__all__ = [
+    "PASSTHROUGH_ENV",
+    "Interrupted",
+    "LaunchOptions",
+    "Reporter",
+    "bridge_gateway",
+    "connect_docker",
+    "launch",
+    "passthrough_env",
+    "provision_token",
+    "terminate_on_signals",
+]
+
+#: Variables a container may receive from the host environment or ``docker/.env``.
+PASSTHROUGH_ENV = ("GH_TOKEN", "ANTHROPIC_API_KEY")
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGHUP reached the launcher; unwinds so every cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def terminate_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into `Interrupted` for the duration (main thread only)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Reporter:
+    """Step-by-step messages on stderr."""
+
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.verbose = verbose
+
+    def step(self, message: str) -> None:
+        print(f"==> {message}", file=self.stream, flush=True)
+
+    def info(self, message: str) -> None:
+        print(f"    {message}", file=self.stream, flush=True)
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            print(f"    | {message}", file=self.stream, flush=True)
+
+    def error(self, message: str) -> None:
+        print(f"agentdock: error: {message}", file=self.stream, flush=True)
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    agent: str = "claude"
+    project_root: Path | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    data_dir: Path = Path("~/.local/share/agentdock")
+    no_attach: bool = False
+    rebuild: bool = False
+    shell: bool = False
+    image: str = "claude-agent"
+    qms_port: int = 8000
+    git_port: int = 8001
+    projects: str | Path = "agentdock-projects"
+    ready_timeout_s: float = 90.0
+    server_timeout_s: float = 30.0
+    environment: Mapping[str, str] = field(default_factory=dict)  # passed to the container
+    extra_args: tuple[str, ...] = ()  # after `--`: appended to claude (or bash)
+
+
+@contextmanager
+def connect_docker() -> Iterator[Any]:
+    """A docker client for an engine that answers, else DockerError saying how to fix it."""
+    from agentdock.harness.containers import DockerUnavailable, docker_engine
+
+    try:
+        with docker_engine() as client:
+            yield client
+    except DockerUnavailable as exc:
+        raise DockerError(
+            f"Docker does not answer ({exc}); start the engine (e.g. `sudo systemctl start docker`) "
+            "and make sure your user may use it"
+        ) from exc
+
+
+def bridge_gateway(client: Any) -> str | None:
+    """The default bridge's gateway address (what ``host.docker.internal`` resolves to in containers)."""
+    try:
+        configs = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+    except docker.errors.DockerException:
+        return None
+    for config in configs:
+        gateway = config.get("Gateway")
+        if gateway and ":" not in gateway:
+            return str(gateway)
+    return None
+
+
+def provision_token(root: Path, agent: str) -> str:
+    """The agent's bearer token (created on first use); the store keeps only its hash."""
+    from agentdock.auth import AuthError, TokenStore
+
+    try:
+        return TokenStore(root).ensure(agent)
+    except AuthError as exc:
+        raise TokenError(f"cannot provision {agent}'s token in {paths.state_dir(root)}: {exc}") from exc
+    except OSError as exc:
+        raise TokenError(f"cannot provision {agent}'s token: {exc}") from exc
+
+
+def passthrough_env(env_file: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """``GH_TOKEN``/``ANTHROPIC_API_KEY`` from the environment, else from ``docker/.env`` (KEY=VALUE lines)."""
+    values: dict[str, str] = {}
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip() in PASSTHROUGH_ENV and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("'\"")
+    for key in PASSTHROUGH_ENV:
+        if environ.get(key):
+            values[key] = environ[key]
+    return {k: v for k, v in values.items() if v}
+
+
+def _attach(container: Any, project_dir: str, options: LaunchOptions) -> int:
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        raise DockerError("the `docker` command is needed to attach a terminal; install the Docker CLI")
+    interactive = ["-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
+    env = ["-e", f"TERM={os.environ.get('TERM', 'xterm-256color')}"]
+    program = ["bash"] if options.shell else ["claude"]
+    argv = [
+        docker_cli,
+        "exec",
+        *interactive,
+        *env,
+        "-w",
+        project_dir,
+        container.name,
+        *program,
+        *options.extra_args,
+    ]
+    proc = subprocess.Popen(argv)
+    try:
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, str] | None = None) -> int:
+    """Run every step of a launch; return the attached program's exit status (0 for --no-attach)."""
+    environ = os.environ if environ is None else environ
+    reporter.step("Checking Docker")
+    with connect_docker() as client:
+        reporter.info(f"engine {client.version().get('Version', '?')} answers")
+
+        reporter.step("Resolving the project")
+        root = resolve_project_root(
+            options.project_root, cwd=options.cwd, data_dir=options.data_dir.expanduser()
+        )
+        agent = validate_agent(root, options.agent)
+        reporter.info(f"project {root}, agent {agent}")
+
+        reporter.step(f"Provisioning {agent}'s token")
+        token = provision_token(root, agent)
+        reporter.info(
+            f"token file {paths.agent_token_file(root, agent)} (hash in {paths.token_store_file(root)})"
+        )
+
+        reporter.step("Checking the MCP servers (qms-mcp, git-mcp)")
+        gateway = bridge_gateway(client)
+        hosts = ["127.0.0.1"] + ([gateway] if gateway else [])
+        if gateway is None:
+            reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
+        specs = server_specs(root, hosts, options.qms_port, options.git_port)
+        ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
+
+        reporter.step(f"Checking the image {options.image}")
+        repo = agentdock_checkout()
+        uid, gid = container_ids()
+        image = ensure_image(
+            client,
+            ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
+            rebuild=options.rebuild,
+            on_line=reporter.detail,
+        )
+        verb = f"built ({image.reason})" if image.built else "up to date"
+        reporter.info(f"{image.tag} {verb}, {image.size_bytes / 1e6:.0f} MB")
+
+        reporter.step(f"Starting {agent}'s container")
+        environment = {**passthrough_env(repo / "docker" / ".env", environ), **options.environment}
+        spec = AgentContainerSpec(
+            layout=LayoutSpec(
+                root=root,
+                agent=agent,
+                token=token,
+                qms_port=options.qms_port,
+                git_port=options.git_port,
+                projects=options.projects,
+                ssh_dir=Path.home() / ".ssh",
+            ),
+            image=options.image,
+            uid=uid,
+            gid=gid,
+            environment=environment,
+        )
+        container = start_agent_container(
+            client, spec, on_stale=lambda name: reporter.info(f"removing stopped leftover {name}")
+        )
+        keep = False
+        try:
+            reporter.info(f"container {container.name}")
+            reporter.step("Waiting for the container to be ready")
+            wait_until_ready(container, options.ready_timeout_s)
+            project_dir = container.attrs.get("Config", {}).get("WorkingDir") or "/"
+            if options.no_attach:
+                keep = True
+                program = "bash" if options.shell else "claude"
+                reporter.step("Ready (not attached)")
+                reporter.info(f"attach:  docker exec -it -w {project_dir} {container.name} {program}")
+                reporter.info(f"remove:  docker rm -f {container.name}")
+                print(container.name, flush=True)
+                return 0
+            reporter.step(
+                f"Attaching ({'bash' if options.shell else 'claude'}); the container goes when you leave"
+            )
+            return _attach(container, project_dir, options)
+        finally:
+            if not keep:
+                reporter.step(f"Removing container {container.name}")
+                remove_container(container)
