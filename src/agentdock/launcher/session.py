@@ -205,16 +205,14 @@ def _attach(container: Any, project_dir: str, options: LaunchOptions) -> int:
 def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, str] | None = None) -> int:
     """Run every step of a launch; return the attached program's exit status (0 for --no-attach)."""
     environ = os.environ if environ is None else environ
+    reporter.step("Resolving the project")
+    root = resolve_project_root(options.project_root, cwd=options.cwd, data_dir=options.data_dir.expanduser())
+    agent = validate_agent(root, options.agent)
+    reporter.info(f"project {root}, agent {agent}")
+
     reporter.step("Checking Docker")
     with connect_docker() as client:
         reporter.info(f"engine {client.version().get('Version', '?')} answers")
-
-        reporter.step("Resolving the project")
-        root = resolve_project_root(
-            options.project_root, cwd=options.cwd, data_dir=options.data_dir.expanduser()
-        )
-        agent = validate_agent(root, options.agent)
-        reporter.info(f"project {root}, agent {agent}")
 
         reporter.step(f"Provisioning {agent}'s token")
         token = provision_token(root, agent)

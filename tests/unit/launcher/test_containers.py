@@ -1,0 +1,129 @@
+"""Readiness waiting and duplicate refusal, against fake container objects (no Docker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentdock.launcher.containers import (
+    AgentContainerSpec,
+    container_name,
+    start_agent_container,
+    wait_until_ready,
+)
+from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady
+from agentdock.launcher.layout import LayoutSpec
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: bytes = b""
+
+
+@dataclass
+class FakeContainer:
+    statuses: list[str]
+    ready_after: int = 10**9
+    name: str = "agentdock-x-qa"
+    status: str = "created"
+    checks: int = 0
+    removed: bool = False
+    attrs: dict[str, Any] = field(default_factory=lambda: {"State": {"ExitCode": 3}})
+
+    def reload(self) -> None:
+        self.status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+    def exec_run(self, cmd: list[str]) -> ExecResult:
+        self.checks += 1
+        return ExecResult(0 if self.checks >= self.ready_after else 1)
+
+    def logs(self, tail: int = 60) -> bytes:
+        return b"agentdock: error: no MCP servers\n"
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_ready_when_the_marker_appears() -> None:
+    container = FakeContainer(["running"], ready_after=3)
+    clock = FakeClock()
+    wait_until_ready(container, 10, clock=clock, sleep=clock.sleep)
+    assert container.checks == 3
+
+
+def test_a_container_that_exits_fails_at_once_with_its_logs() -> None:
+    clock = FakeClock()
+    with pytest.raises(ContainerNotReady, match=r"exited \(3\)") as info:
+        wait_until_ready(FakeContainer(["running", "exited"]), 60, clock=clock, sleep=clock.sleep)
+    assert "no MCP servers" in info.value.logs
+    assert clock.now < 1
+
+
+def test_readiness_is_bounded_and_the_timeout_carries_the_logs() -> None:
+    clock = FakeClock()
+    with pytest.raises(ContainerNotReady, match="not ready after 5s") as info:
+        wait_until_ready(FakeContainer(["running"]), 5, clock=clock, sleep=clock.sleep)
+    assert "no MCP servers" in str(info.value)
+    assert 5 <= clock.now < 6
+
+
+class FakeContainers:
+    def __init__(self, existing: list[FakeContainer]) -> None:
+        self.existing = existing
+        self.filters: list[Any] = []
+        self.runs = 0
+
+    def list(self, all: bool, filters: dict[str, Any]) -> list[FakeContainer]:
+        self.filters.append(filters)
+        return self.existing
+
+    def run(self, *args: Any, **kwargs: Any) -> FakeContainer:
+        self.runs += 1
+        return FakeContainer(["running"])
+
+
+class FakeClient:
+    def __init__(self, existing: list[FakeContainer]) -> None:
+        self.containers = FakeContainers(existing)
+
+
+def test_a_second_container_for_the_same_agent_is_refused(project: Path) -> None:
+    running = FakeContainer(["running"], status="running", name="agentdock-demo-qa")
+    client = FakeClient([running])
+    with pytest.raises(AgentAlreadyRunning, match="docker exec -it agentdock-demo-qa claude"):
+        start_agent_container(client, AgentContainerSpec(layout=LayoutSpec(project, "qa", "t")))
+    assert client.containers.runs == 0
+    labels = client.containers.filters[0]["label"]
+    assert "io.agentdock.agent=qa" in labels and any(x.startswith("io.agentdock.project=") for x in labels)
+
+
+def test_a_stopped_leftover_is_removed_and_the_launch_goes_on(project: Path) -> None:
+    leftover = FakeContainer(["exited"], status="exited", name="old")
+    client = FakeClient([leftover])
+    seen: list[str] = []
+    start_agent_container(
+        client, AgentContainerSpec(layout=LayoutSpec(project, "qa", "t")), on_stale=seen.append
+    )
+    assert leftover.removed and seen == ["old"] and client.containers.runs == 1
+
+
+def test_container_names_differ_per_project_and_agent(tmp_path: Path) -> None:
+    a = container_name(AgentContainerSpec(layout=LayoutSpec(tmp_path / "a" / "proj", "qa", "t")))
+    b = container_name(AgentContainerSpec(layout=LayoutSpec(tmp_path / "b" / "proj", "qa", "t")))
+    c = container_name(AgentContainerSpec(layout=LayoutSpec(tmp_path / "a" / "proj", "bu", "t")))
+    assert len({a, b, c}) == 3 and a.startswith("agentdock-proj-") and a.endswith("-qa")

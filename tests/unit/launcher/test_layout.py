@@ -1,0 +1,111 @@
+"""The container filesystem plan: binds, masks, overlays and the host preparation they need."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agentdock import paths
+from agentdock.launcher.layout import LayoutSpec, mcp_config, plan_layout, prepare_host, settings_local
+
+
+def _binds(layout):  # type: ignore[no-untyped-def]
+    return {b.target: b for b in layout.binds}
+
+
+def test_project_root_is_read_only_and_only_the_agents_own_folders_are_writable(project: Path) -> None:
+    layout = plan_layout(LayoutSpec(project, "qa", "tok"))
+    binds = _binds(layout)
+    assert layout.project_dir == "/demo-proj"
+    assert binds["/demo-proj"].read_only and binds["/demo-proj"].source == str(project)
+    writable = {t for t, b in binds.items() if not b.read_only}
+    assert writable == {
+        "/demo-proj/.claude/users/qa/workspace",
+        "/demo-proj/.claude/sessions",
+        "/home/agent/.claude",
+        "/projects",
+    }
+    assert binds["/home/agent/.claude"].source == str(paths.agent_container_dir(project, "qa"))
+    assert binds["/projects"].volume and binds["/projects"].source == "agentdock-projects"
+
+
+def test_other_agents_and_the_token_store_are_masked_by_empty_read_only_tmpfs(project: Path) -> None:
+    layout = plan_layout(LayoutSpec(project, "qa", "tok"))
+    assert set(layout.tmpfs) == {"/demo-proj/.claude/users", "/demo-proj/.agentdock"}
+    assert all(opts.startswith("ro,") for opts in layout.tmpfs.values())
+    sources = {b.source for b in layout.binds}
+    for other in paths.DEFAULT_AGENTS:
+        if other != "qa":
+            assert not any(s.startswith(str(paths.agent_dir(project, other))) for s in sources)
+
+
+def test_mcp_overlay_runs_both_servers_through_the_proxy_with_the_agents_token(project: Path) -> None:
+    config = mcp_config(LayoutSpec(project, "qa", "adk_secret", qms_port=9100, git_port=9101))
+    assert set(config["mcpServers"]) == {"qms", "git"}
+    qms = config["mcpServers"]["qms"]
+    assert qms["command"] == "python3"
+    assert qms["args"] == [
+        "/proxy/mcp_proxy.py",
+        "http://host.docker.internal:9100/mcp",
+        "--retries",
+        "3",
+        "--timeout",
+        "10000",
+        "--header",
+        "Authorization=Bearer adk_secret",
+    ]
+    assert config["mcpServers"]["git"]["args"][1] == "http://host.docker.internal:9101/mcp"
+
+
+def test_non_claude_agents_get_their_definition_as_claude_md_and_claude_keeps_the_projects(
+    project: Path,
+) -> None:
+    qa = plan_layout(LayoutSpec(project, "qa", "tok"))
+    overlay = _binds(qa)["/demo-proj/CLAUDE.md"]
+    assert qa.overlays[overlay.source] == (paths.agents_dir(project) / "qa.md").read_text()
+    claude = plan_layout(LayoutSpec(project, "claude", "tok"))
+    assert "/demo-proj/CLAUDE.md" not in _binds(claude)
+
+
+def test_settings_overlay_keeps_the_projects_own_settings_and_enables_the_servers() -> None:
+    merged = settings_local({"permissions": {"allow": ["Bash(ls)"]}, "model": "x"})
+    assert merged["model"] == "x"
+    assert merged["enableAllProjectMcpServers"] is True
+    assert merged["enabledMcpjsonServers"] == ["qms", "git"]
+    assert merged["permissions"]["allow"] == ["Bash(ls)", "mcp__qms", "mcp__git"]
+
+
+def test_prepare_host_writes_private_overlays_and_inert_stubs_for_missing_targets(project: Path) -> None:
+    layout = plan_layout(LayoutSpec(project, "qa", "adk_secret"))
+    assert set(layout.stubs) == {
+        project / ".mcp.json",
+        project / ".claude" / "settings.local.json",
+        project / "CLAUDE.md",
+    }
+    prepare_host(layout, uid=1000, gid=1000)
+    mcp = layout.overlay_dir / "mcp.json"
+    assert json.loads(mcp.read_text())["mcpServers"]["qms"]["args"][-1] == "Authorization=Bearer adk_secret"
+    assert mcp.stat().st_mode & 0o077 == 0
+    assert json.loads((project / ".mcp.json").read_text()) == {"mcpServers": {}}
+    assert "adk_secret" not in (project / ".mcp.json").read_text()
+    for folder in layout.writable_dirs:
+        assert folder.is_dir()
+    assert layout.overlay_dir.is_relative_to(paths.state_dir(project))
+
+
+def test_existing_overlay_targets_are_not_replaced_by_stubs(project: Path) -> None:
+    (project / ".mcp.json").write_text('{"mcpServers": {"mine": {}}}\n')
+    layout = plan_layout(LayoutSpec(project, "claude", "tok"))
+    prepare_host(layout, uid=1000, gid=1000)
+    assert project / ".mcp.json" not in layout.stubs
+    assert json.loads((project / ".mcp.json").read_text()) == {"mcpServers": {"mine": {}}}
+
+
+def test_ssh_folder_is_mounted_read_only_only_when_present(project: Path, tmp_path: Path) -> None:
+    assert "/home/agent/.ssh" not in _binds(
+        plan_layout(LayoutSpec(project, "qa", "t", ssh_dir=tmp_path / "no"))
+    )
+    ssh = tmp_path / "ssh"
+    ssh.mkdir()
+    bind = _binds(plan_layout(LayoutSpec(project, "qa", "t", ssh_dir=ssh)))["/home/agent/.ssh"]
+    assert bind.read_only and bind.source == str(ssh)

@@ -1,0 +1,99 @@
+"""Probing, starting and stopping the host MCP servers (no sockets: httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentdock import paths
+from agentdock.launcher.errors import ServerError
+from agentdock.launcher.servers import ServerSpec, ensure_servers, mcp_initialize, stop_servers
+
+INIT_RESULT = {"jsonrpc": "2.0", "id": 1, "result": {"serverInfo": {"name": "qms", "version": "1.0"}}}
+
+
+def _client(handler) -> httpx.Client:  # type: ignore[no-untyped-def]
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def test_initialize_probe_sends_the_bearer_token_and_reads_json_or_sse() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "DELETE":
+            return httpx.Response(200)
+        sse = f"event: message\ndata: {json.dumps(INIT_RESULT)}\n\n"
+        return httpx.Response(
+            200, text=sse, headers={"content-type": "text/event-stream", "mcp-session-id": "s1"}
+        )
+
+    probe = mcp_initialize(_client(handler), "http://127.0.0.1:1/mcp", "adk_t")
+    assert probe.ok and probe.detail == "qms 1.0"
+    assert seen[0].headers["authorization"] == "Bearer adk_t"
+    assert json.loads(seen[0].content)["method"] == "initialize"
+    assert [r.method for r in seen] == ["POST", "DELETE"]
+    assert seen[1].headers["mcp-session-id"] == "s1"
+
+
+def test_probe_reports_status_for_refusals_and_none_for_connection_errors() -> None:
+    refused = mcp_initialize(_client(lambda r: httpx.Response(401, text="no")), "http://x/mcp", "t")
+    assert not refused.ok and refused.status == 401
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    probe = mcp_initialize(_client(down), "http://x/mcp", "t")
+    assert not probe.ok and probe.status is None and "ConnectError" in probe.detail
+
+
+def test_healthy_servers_are_left_alone(tmp_path: Path) -> None:
+    spec = ServerSpec("qms", "no-such-server-command", tmp_path, 8000)
+    client = _client(lambda r: httpx.Response(200, json=INIT_RESULT))
+    events: list[str] = []
+    result = ensure_servers([spec], "t", client=client, on_event=events.append)
+    assert result["qms"].ok
+    assert "already running" in events[0]
+    assert not spec.pid_file.exists()
+
+
+def test_a_server_that_rejects_the_token_is_not_restarted_and_the_error_says_why(tmp_path: Path) -> None:
+    spec = ServerSpec("qms", "no-such-server-command", tmp_path, 8000)
+    with pytest.raises(ServerError, match="refused the agent's token"):
+        ensure_servers([spec], "t", client=_client(lambda r: httpx.Response(401)))
+
+
+def test_a_server_that_dies_on_start_fails_with_its_log(tmp_path: Path) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    spec = ServerSpec("qms", "false", tmp_path, 8000)  # /usr/bin/false stands in for a crashing server
+    with pytest.raises(ServerError, match=r"false exited \(1\) before answering") as info:
+        ensure_servers([spec], "t", client=_client(down), timeout_s=30)
+    assert "starting: " in str(info.value)
+    assert spec.log_file.is_file() and spec.log_file.parent == paths.run_dir(tmp_path)
+    assert not spec.pid_file.exists()
+
+
+def test_stop_ends_only_the_processes_whose_pid_files_name_them(tmp_path: Path) -> None:
+    run = paths.run_dir(tmp_path)
+    run.mkdir(parents=True)
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "qms-mcp"])
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / "qms-mcp.pid").write_text(json.dumps({"pid": server.pid}))
+        (run / "git-mcp.pid").write_text(json.dumps({"pid": bystander.pid}))  # a reused pid
+        stopped = stop_servers(tmp_path, timeout_s=10)
+        assert stopped == [f"qms-mcp (pid {server.pid})"]
+        assert server.wait(timeout=10) is not None
+        assert bystander.poll() is None
+        assert not (run / "qms-mcp.pid").exists() and not (run / "git-mcp.pid").exists()
+    finally:
+        for proc in (server, bystander):
+            proc.kill()
+            proc.wait()
