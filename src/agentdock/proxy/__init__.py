@@ -1,3 +1,16 @@
-"""agentdock.proxy."""
+"""agentdock.proxy: a reliable MCP stdio ⇄ Streamable HTTP bridge.
 
-__all__: list[str] = []
+Modules, one concept each: :mod:`~agentdock.proxy.framing` (stdio lines),
+:mod:`~agentdock.proxy.sse` (event-stream decoding),
+:mod:`~agentdock.proxy.transport` (Streamable HTTP exchanges),
+:mod:`~agentdock.proxy.messages` (message kinds and method classes),
+:mod:`~agentdock.proxy.retry` (the retry decision table),
+:mod:`~agentdock.proxy.errors` (exceptions and JSON-RPC codes),
+:mod:`~agentdock.proxy.bridge` (connects them), :mod:`~agentdock.proxy.cli` (entry point).
+"""
+
+from agentdock.proxy.bridge import Bridge
+from agentdock.proxy.config import ProxyConfig, parse_args
+from agentdock.proxy.transport import Upstream
+
+__all__ = ["Bridge", "ProxyConfig", "Upstream", "parse_args"]

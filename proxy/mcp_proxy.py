@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""MCP stdio <-> Streamable HTTP proxy: ``python3 mcp_proxy.py URL [--retries N] [--timeout MS] [--header K=V]...``.
+
+A thin launcher for :mod:`agentdock.proxy.cli`. It finds the package in this
+order: already importable; the repository's ``src/`` next to this file; and,
+inside the agent image, by re-executing itself with the agentdock venv's
+interpreter (``/opt/agentdock/venv/bin/python`` or ``$AGENTDOCK_PYTHON``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+VENV_PYTHON = "/opt/agentdock/venv/bin/python"
+_REEXEC_GUARD = "AGENTDOCK_PROXY_REEXEC"
+
+
+def _import_main():  # type: ignore[no-untyped-def]
+    try:
+        from agentdock.proxy.cli import main
+    except ImportError:
+        return None
+    return main
+
+
+def _locate():  # type: ignore[no-untyped-def]
+    main = _import_main()
+    if main is not None:
+        return main
+    src = Path(__file__).resolve().parent.parent / "src"
+    if (src / "agentdock" / "proxy").is_dir():
+        sys.path.insert(0, str(src))
+        main = _import_main()
+        if main is not None:
+            return main
+    python = os.environ.get("AGENTDOCK_PYTHON") or VENV_PYTHON
+    if (
+        os.environ.get(_REEXEC_GUARD) != "1"
+        and os.path.exists(python)
+        and os.path.realpath(python) != os.path.realpath(sys.executable)
+    ):
+        os.environ[_REEXEC_GUARD] = "1"
+        os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])  # noqa: S606 - argv list
+    sys.stderr.write(
+        f"mcp-proxy: cannot import agentdock.proxy with {sys.executable} and no usable {python}; install agentdock or set AGENTDOCK_PYTHON\n"
+    )
+    sys.exit(70)
+
+
+if __name__ == "__main__":
+    sys.exit(_locate()())

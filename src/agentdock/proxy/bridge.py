@@ -1,0 +1,633 @@
+"""The bridge: stdin messages in, HTTP exchanges out, one answer per request.
+
+It connects the parts — :mod:`framing` (stdio lines), :mod:`transport`
+(Streamable HTTP), :mod:`retry` (when to try again) — and owns the state that
+spans requests:
+
+* the table of client requests in flight (each in its own task, so a slow
+  ``tools/call`` never blocks a ``ping``), which guarantees exactly one answer
+  per id: the response, or a JSON-RPC error naming what failed;
+* the cached ``initialize`` used to re-establish a session the server forgot
+  (HTTP 404), after which the failed request is replayed;
+* the GET stream for server-initiated messages, reconnected with
+  ``Last-Event-ID``;
+* shutdown: on stdin EOF or SIGTERM, in-flight requests get a bounded grace
+  period, stragglers are answered with an error, the session is DELETEd.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+import anyio.abc
+
+from agentdock.proxy.config import ProxyConfig
+from agentdock.proxy.errors import (
+    AUTH_REJECTED_CODE,
+    DEADLINE_EXCEEDED_CODE,
+    INTERNAL_ERROR_CODE,
+    INVALID_REQUEST_CODE,
+    OUTCOME_UNKNOWN_CODE,
+    PROXY_SHUTDOWN_CODE,
+    SESSION_LOST_CODE,
+    UPSTREAM_HTTP_ERROR_CODE,
+    UPSTREAM_PROTOCOL_ERROR_CODE,
+    UPSTREAM_TIMEOUT_CODE,
+    UPSTREAM_UNREACHABLE_CODE,
+    ResponseTimeout,
+    SessionExpired,
+    SinkClosed,
+    StreamDropped,
+    UpstreamError,
+    UpstreamStatus,
+    UpstreamUnreachable,
+)
+from agentdock.proxy.framing import decode_line, encode_message
+from agentdock.proxy.messages import (
+    Kind,
+    Message,
+    MethodClass,
+    RequestId,
+    error_response,
+    is_valid_message,
+    kind_of,
+    method_class,
+)
+from agentdock.proxy.retry import AttemptLog, Backoff, Decision, call_with_retries, decide, failure_of
+from agentdock.proxy.transport import Upstream
+
+__all__ = ["Bridge", "Sink"]
+
+log = logging.getLogger(__name__)
+
+_MAX_RECOVERIES = 2
+_MAX_RESUMES = 5
+
+
+Reply = Callable[[Message | None], Coroutine[Any, Any, None]]
+"""Delivers one answer: to stdout, or into a batch's collected answers (``None``: none is owed)."""
+
+
+class Sink(Protocol):
+    """Where messages for the client go (stdout in production)."""
+
+    broken: anyio.Event
+
+    async def send(self, message: Any) -> None: ...
+
+    async def drain(self, timeout_s: float) -> bool: ...
+
+
+@dataclass(eq=False)
+class _Pending:
+    id: RequestId
+    method: str
+    started: float
+    scope: anyio.CancelScope
+    reply: Reply
+    answered: bool = False
+    client_cancelled: bool = False
+    shutdown: bool = False
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+def _key(request_id: RequestId) -> tuple[type, RequestId]:
+    return (type(request_id), request_id)
+
+
+class Bridge:
+    """Runs one client connection: ``await Bridge(...).run(lines)`` returns the exit code."""
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        upstream: Upstream,
+        sink: Sink,
+        *,
+        clock: Callable[[], float] = anyio.current_time,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+        backoff: Backoff = Backoff(),  # noqa: B008 - frozen
+    ) -> None:
+        self.config = config
+        self.upstream = upstream
+        self.sink = sink
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._new_key = new_key
+        self._backoff = backoff
+        self._pending: dict[tuple[type, RequestId], _Pending] = {}
+        self._init_request: Message | None = None
+        self._recover_lock = anyio.Lock()
+        self._reinit_count = 0
+        self._notify_send, self._notify_receive = anyio.create_memory_object_stream[tuple[Message, bytes]](
+            1000
+        )
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._reader_scope = anyio.CancelScope()
+        self._listen_scope: anyio.CancelScope | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, lines: AsyncIterator[bytes]) -> int:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._watch_sink)
+            tg.start_soon(self._notification_pump)
+            with self._reader_scope:
+                async for line in lines:
+                    await self._on_line(line)
+            log.info("stdin closed" if not self.sink.broken.is_set() else "stdout closed; stopping")
+            await self._shutdown()
+            tg.cancel_scope.cancel()
+        return 0
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (SIGTERM): stop reading, finish in-flight work, DELETE the session."""
+        self._reader_scope.cancel()
+
+    async def _watch_sink(self) -> None:
+        await self.sink.broken.wait()
+        for pending in list(self._pending.values()):
+            pending.shutdown = True
+            pending.scope.cancel()
+        self._reader_scope.cancel()
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        if self._pending and not self.sink.broken.is_set():
+            log.info(
+                "waiting up to %.1f s for %d request(s) in flight",
+                self.config.shutdown_grace_s,
+                len(self._pending),
+            )
+            with anyio.move_on_after(self.config.shutdown_grace_s):
+                for pending in list(self._pending.values()):
+                    await pending.done.wait()
+        for pending in list(self._pending.values()):
+            pending.shutdown = True
+            pending.scope.cancel()
+        with anyio.move_on_after(2):
+            for pending in list(self._pending.values()):
+                await pending.done.wait()
+        self._notify_send.close()
+        if self._listen_scope is not None:
+            self._listen_scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await self.upstream.delete_session()
+            await self.sink.drain(5.0)
+
+    # ------------------------------------------------------------------ input
+
+    async def _on_line(self, line: bytes) -> None:
+        decoded = decode_line(line)
+        if decoded is None:
+            return
+        if decoded.error is not None:
+            log.warning("bad input line: %s", decoded.error["error"]["message"])
+            await self._deliver(decoded.error)
+        elif decoded.batch is not None:
+            await self._batch(decoded.batch)
+        elif decoded.message is not None:
+            await self._dispatch(decoded.message, decoded.raw, self._deliver)
+
+    async def _dispatch(self, message: Message, raw: bytes, reply: Reply) -> None:
+        kind = kind_of(message)
+        if kind is Kind.REQUEST:
+            self._start_request(message, raw, reply)
+        elif kind is Kind.NOTIFICATION:
+            await self._on_notification(message, raw)
+        else:
+            assert self._tg is not None
+            self._tg.start_soon(self._send_reply, message, raw)
+
+    def _start_request(self, message: Message, raw: bytes, reply: Reply) -> None:
+        request_id: RequestId = message["id"]
+        key = _key(request_id)
+        tg = self._tg
+        assert tg is not None
+        if key in self._pending:
+            error = error_response(
+                request_id, INVALID_REQUEST_CODE, f"request id {request_id!r} is already in flight"
+            )
+            tg.start_soon(reply, error)
+            return
+        if self._closing:
+            error = error_response(request_id, PROXY_SHUTDOWN_CODE, "the proxy is shutting down")
+            tg.start_soon(reply, error)
+            return
+        now = self._clock()
+        pending = _Pending(
+            id=request_id,
+            method=str(message["method"]),
+            started=now,
+            scope=anyio.CancelScope(deadline=now + self.config.max_time_s),
+            reply=reply,
+        )
+        self._pending[key] = pending
+        tg.start_soon(self._run_request, message, raw, pending)
+
+    async def _batch(self, items: list[Any]) -> None:
+        """Each request of a batch runs like any other; their answers go back together, as one array."""
+        answers: list[Message] = []
+        expected = sum(1 for item in items if not is_valid_message(item) or kind_of(item) is Kind.REQUEST)
+
+        async def collect(message: Message | None) -> None:
+            nonlocal expected
+            if message is None:
+                expected -= 1  # cancelled by the client: no answer owed
+            else:
+                answers.append(message)
+            if expected and len(answers) == expected:
+                await self._deliver(list(answers))
+
+        for item in items:
+            if not is_valid_message(item):
+                await collect(error_response(None, INVALID_REQUEST_CODE, "Invalid Request in batch"))
+            else:
+                await self._dispatch(item, encode_message(item), collect)
+
+    async def _deliver(self, message: Any) -> None:
+        if message is None:
+            return
+        try:
+            await self.sink.send(message)
+        except SinkClosed:
+            log.debug("dropped a message: stdout is closed")
+
+    # ------------------------------------------------------------------ requests
+
+    async def _run_request(self, message: Message, raw: bytes, pending: _Pending) -> None:
+        record = AttemptLog()
+        answer: Message | None = None
+        try:
+            with pending.scope:
+                answer = await self._exchange(message, raw, pending, record)
+            if answer is None and not (pending.client_cancelled or pending.answered):
+                if pending.shutdown:
+                    answer = self._error(
+                        pending, PROXY_SHUTDOWN_CODE, "the proxy shut down before the response", record
+                    )
+                else:
+                    answer = self._error(
+                        pending,
+                        DEADLINE_EXCEEDED_CODE,
+                        f"no response within --max-time {self.config.max_time_s:g} s",
+                        record,
+                    )
+        except UpstreamError as exc:
+            answer = self._describe(exc, pending, record)
+        except Exception as exc:
+            log.exception("bug while handling %s id=%r", pending.method, pending.id)
+            answer = self._error(
+                pending, INTERNAL_ERROR_CODE, f"proxy error: {type(exc).__name__}: {exc}", record
+            )
+        finally:
+            self._pending.pop(_key(pending.id), None)
+            pending.done.set()
+        if pending.answered:
+            return
+        if answer is None:
+            log.info("%s id=%r cancelled by the client", pending.method, pending.id)
+            await pending.reply(None)
+            return
+        pending.answered = True
+        elapsed_ms = (self._clock() - pending.started) * 1000
+        outcome = "error {}".format(answer["error"]["code"]) if "error" in answer else "ok"
+        log.info(
+            "%s id=%r -> %s in %.1f ms (%d attempt(s))",
+            pending.method,
+            pending.id,
+            outcome,
+            elapsed_ms,
+            max(record.attempts, 1),
+        )
+        await pending.reply(answer)
+
+    async def _exchange(self, message: Message, raw: bytes, pending: _Pending, record: AttemptLog) -> Message:
+        method = pending.method
+        keyed = self.config.idempotency_keys and method == "tools/call"
+        idempotency_key = self._new_key() if keyed else None
+        if method == "initialize":
+            self._init_request = copy.deepcopy(message)
+            self.upstream.session_id = None
+            self.upstream.protocol_version = None
+        recoveries = 0
+
+        async def attempt() -> Message:
+            nonlocal recoveries
+            while True:
+                headers = self.upstream.headers_for(message, idempotency_key=idempotency_key)
+                try:
+                    answer = await self.upstream.post(raw, message, headers, self._on_server_message)
+                except SessionExpired as exc:
+                    if recoveries >= _MAX_RECOVERIES or self._init_request is None or method == "initialize":
+                        raise
+                    recoveries += 1
+                    await self._recover(exc.session_id)
+                    continue
+                except StreamDropped as exc:
+                    answer = await self._resume(exc, pending.id)
+                assert answer is not None
+                return answer
+
+        answer = await call_with_retries(
+            attempt,
+            method=method_class(message, keyed=keyed),
+            retries=self.config.retries,
+            deadline=pending.started + self.config.max_time_s,
+            clock=self._clock,
+            rng=self._rng,
+            sleep=self._sleep,
+            backoff=self._backoff,
+            record=record,
+        )
+        if method == "initialize" and isinstance(answer.get("result"), dict):
+            version = answer["result"].get("protocolVersion")
+            self.upstream.protocol_version = version if isinstance(version, str) else None
+            log.info(
+                "initialized: protocol %s, session %s",
+                self.upstream.protocol_version,
+                self.upstream.session_id or "(stateless)",
+            )
+        return answer
+
+    async def _resume(self, dropped: StreamDropped, request_id: RequestId) -> Message:
+        """Resume a broken SSE response stream with Last-Event-ID, when the server gave event ids."""
+        exc = dropped
+        for _ in range(_MAX_RESUMES):
+            if exc.last_event_id is None:
+                raise exc
+            delay = (exc.retry_ms or 0) / 1000
+            log.info(
+                "stream for id=%r broke; resuming after event %s in %.2f s",
+                request_id,
+                exc.last_event_id,
+                delay,
+            )
+            if delay:
+                await self._sleep(delay)
+            try:
+                return await self.upstream.resume(exc.last_event_id, request_id, self._on_server_message)
+            except StreamDropped as again:
+                if again.last_event_id is None:
+                    again.last_event_id = exc.last_event_id
+                exc = again
+        raise exc
+
+    def _describe(self, exc: UpstreamError, pending: _Pending, record: AttemptLog) -> Message:
+        failure = failure_of(exc)
+        decision = record.decision or decide(failure, MethodClass.SAFE)
+        if decision is Decision.OUTCOME_UNKNOWN:
+            code = OUTCOME_UNKNOWN_CODE
+            text = (
+                f"outcome unknown: {exc}; the server may have run it, and it was not retried "
+                "because it may have side effects (no Idempotency-Key)"
+            )
+        elif isinstance(exc, UpstreamStatus) and exc.status in (401, 403):
+            code = AUTH_REJECTED_CODE
+            text = f"server refused the credentials: {exc} (check the Authorization header / token)"
+        elif isinstance(exc, UpstreamStatus):
+            code = UPSTREAM_HTTP_ERROR_CODE
+            text = f"server answered {exc}"
+        elif isinstance(exc, UpstreamUnreachable):
+            code = UPSTREAM_UNREACHABLE_CODE
+            text = f"server unreachable: {exc}"
+        elif isinstance(exc, ResponseTimeout):
+            code = UPSTREAM_TIMEOUT_CODE
+            text = str(exc)
+        elif isinstance(exc, SessionExpired):
+            code = SESSION_LOST_CODE
+            text = f"session lost and could not be re-established: {exc}"
+        elif isinstance(exc, StreamDropped):
+            code = UPSTREAM_UNREACHABLE_CODE
+            text = str(exc)
+        else:
+            code = UPSTREAM_PROTOCOL_ERROR_CODE
+            text = f"bad answer from the server: {exc}"
+        data: dict[str, Any] = {"failure": failure.value}
+        if isinstance(exc, UpstreamStatus):
+            data["status"] = exc.status
+            if exc.retry_after_s is not None:
+                data["retry_after_s"] = exc.retry_after_s
+            if exc.body_excerpt:
+                data["body"] = exc.body_excerpt
+        return self._error(pending, code, text, record, data)
+
+    def _error(
+        self,
+        pending: _Pending,
+        code: int,
+        text: str,
+        record: AttemptLog,
+        data: dict[str, Any] | None = None,
+    ) -> Message:
+        elapsed = self._clock() - pending.started
+        attempts = max(record.attempts, 1)
+        reason = f"; {record.gave_up_reason}" if record.gave_up_reason else ""
+        message = f"{pending.method} failed: {text} (after {attempts} attempt(s) in {elapsed:.2f} s{reason})"
+        details = {
+            **(data or {}),
+            "method": pending.method,
+            "url": self.upstream.url,
+            "attempts": attempts,
+            "elapsed_ms": round(elapsed * 1000, 1),
+            "failures": record.failures[-5:],
+        }
+        log.warning("%s id=%r: %s", pending.method, pending.id, message)
+        return error_response(pending.id, code, message, details)
+
+    # ------------------------------------------------------------------ server -> client
+
+    async def _on_server_message(self, message: Message) -> None:
+        kind = kind_of(message)
+        if kind is Kind.RESPONSE:
+            pending = self._pending.get(_key(message["id"])) if message.get("id") is not None else None
+            if pending is None or pending.answered:
+                log.warning("dropped a response for unknown or answered id %r", message.get("id"))
+                return
+            pending.answered = True
+            pending.scope.cancel()
+            await pending.reply(message)
+            return
+        await self._deliver(message)
+
+    async def _send_reply(self, message: Message, raw: bytes) -> None:
+        """POST the client's answer to a server request (sampling, elicitation, roots, ping)."""
+        await self._post_quietly(message, raw, MethodClass.REPLY)
+
+    # ------------------------------------------------------------------ notifications
+
+    async def _on_notification(self, message: Message, raw: bytes) -> None:
+        method = message.get("method")
+        if method == "notifications/cancelled":
+            params = message.get("params")
+            target = params.get("requestId") if isinstance(params, dict) else None
+            pending = self._pending.get(_key(target)) if isinstance(target, str | int) else None
+            if pending is not None:
+                pending.client_cancelled = True
+                pending.scope.cancel()
+            if self.upstream.session_id is None and self.upstream.modern_version is not None:
+                return  # 2026-07-28: closing the response stream is the cancellation
+        if method == "notifications/initialized":
+            # Inline, so no request overtakes it; then the server may talk on the GET stream.
+            await self._post_quietly(message, raw, MethodClass.NOTIFICATION)
+            self._ensure_listening()
+            return
+        try:
+            self._notify_send.send_nowait((message, raw))
+        except (anyio.WouldBlock, anyio.ClosedResourceError):
+            log.warning("dropped notification %s: too many queued", method)
+
+    async def _notification_pump(self) -> None:
+        async with self._notify_receive:
+            async for message, raw in self._notify_receive:
+                await self._post_quietly(message, raw, MethodClass.NOTIFICATION)
+
+    async def _post_quietly(self, message: Message, raw: bytes, klass: MethodClass) -> None:
+        """Send a notification or reply; failures are logged, never answered."""
+        record = AttemptLog()
+        name = message.get("method") or f"reply to id={message.get('id')!r}"
+
+        async def attempt() -> None:
+            headers = self.upstream.headers_for(message)
+            try:
+                await self.upstream.post(raw, message, headers, self._on_server_message)
+            except SessionExpired as exc:
+                await self._recover(exc.session_id)
+                raise
+
+        with anyio.move_on_after(self.config.max_time_s):
+            try:
+                await call_with_retries(
+                    attempt,
+                    method=klass,
+                    retries=self.config.retries,
+                    deadline=self._clock() + self.config.max_time_s,
+                    clock=self._clock,
+                    rng=self._rng,
+                    sleep=self._sleep,
+                    backoff=self._backoff,
+                    record=record,
+                )
+            except UpstreamError as exc:
+                log.warning("%s not delivered after %d attempt(s): %s", name, record.attempts, exc)
+
+    # ------------------------------------------------------------------ session
+
+    async def _recover(self, stale_session: str) -> None:
+        """Re-initialise after the server forgot ``stale_session``; concurrent callers share one re-init."""
+        async with self._recover_lock:
+            if self.upstream.session_id != stale_session:
+                return  # someone else already recovered
+            init = self._init_request
+            if init is None:
+                raise SessionExpired(stale_session)
+            self._reinit_count += 1
+            replay = {**init, "id": f"mcp-proxy-reinit-{self._reinit_count}"}
+            self.upstream.session_id = None
+            old_version = self.upstream.protocol_version
+            self.upstream.protocol_version = None
+            record = AttemptLog()
+
+            async def attempt() -> Message:
+                answer = await self.upstream.post(
+                    encode_message(replay), replay, self.upstream.headers_for(replay), self._on_server_message
+                )
+                assert answer is not None
+                return answer
+
+            answer = await call_with_retries(
+                attempt,
+                method=MethodClass.SAFE,
+                retries=self.config.retries,
+                deadline=self._clock() + self.config.max_time_s,
+                clock=self._clock,
+                rng=self._rng,
+                sleep=self._sleep,
+                backoff=self._backoff,
+                record=record,
+            )
+            result = answer.get("result")
+            if not isinstance(result, dict):
+                raise SessionExpired(stale_session, details={"reinitialize": answer.get("error")})
+            version = result.get("protocolVersion")
+            self.upstream.protocol_version = version if isinstance(version, str) else old_version
+            if old_version and version != old_version:
+                log.warning("server negotiated %s on re-initialise (was %s)", version, old_version)
+            initialized: Message = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            await self.upstream.post(
+                encode_message(initialized),
+                initialized,
+                self.upstream.headers_for(initialized),
+                self._on_server_message,
+            )
+            log.warning(
+                "server forgot session %s…; re-initialised as %s in %d attempt(s)",
+                stale_session[:12],
+                self.upstream.session_id or "(stateless)",
+                record.attempts,
+            )
+        self._ensure_listening()
+
+    def _ensure_listening(self) -> None:
+        if (
+            not self.config.get_stream
+            or self._closing
+            or self.upstream.session_id is None
+            or self._listen_scope is not None
+            or self._tg is None
+        ):
+            return
+        self._listen_scope = anyio.CancelScope()
+        self._tg.start_soon(self._listen, self._listen_scope)
+
+    async def _listen(self, scope: anyio.CancelScope) -> None:
+        """Keep the GET stream open for server-initiated requests and notifications."""
+        failures = 0
+        last_event_id: str | None = None
+        session = self.upstream.session_id
+        with scope:
+            while not self._closing:
+                if self.upstream.session_id is None:
+                    break
+                if self.upstream.session_id != session:
+                    session, last_event_id = self.upstream.session_id, None
+                retry_ms: int | None = None
+                try:
+                    decoder = await self.upstream.listen(self._on_server_message, last_event_id)
+                    last_event_id, retry_ms, failures = decoder.last_event_id, decoder.retry_ms, 0
+                except UpstreamStatus as exc:
+                    if exc.status == 405:
+                        log.info(
+                            "server offers no GET stream (HTTP 405); server messages arrive on POST streams"
+                        )
+                        break
+                    failures += 1
+                    log.info("GET stream refused: %s", exc)
+                except SessionExpired as exc:
+                    try:
+                        await self._recover(exc.session_id)
+                    except UpstreamError as again:
+                        failures += 1
+                        log.info("GET stream: re-initialise failed: %s", again)
+                    continue
+                except UpstreamError as exc:
+                    failures += 1
+                    log.info("GET stream failed: %s", exc)
+                delay = (
+                    retry_ms / 1000 if retry_ms is not None else self._backoff.delay(failures + 1, self._rng)
+                )
+                await self._sleep(delay)
+        if self._listen_scope is scope:
+            self._listen_scope = None

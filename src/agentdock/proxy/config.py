@@ -1,0 +1,162 @@
+"""The proxy's command line, resolved once into a frozen :class:`ProxyConfig`.
+
+``mcp-proxy URL [--retries N] [--timeout MS] [--header K=V]... [--max-time MS]
+[--log-level L] [--log-file PATH] [--no-idempotency-key] [--check]``
+
+Precedence: flag > environment (``MCP_PROXY_LOG_LEVEL``, ``MCP_PROXY_LOG_FILE``,
+``MCP_PROXY_AUTH_TOKEN`` which becomes ``Authorization: Bearer …`` unless a
+``--header Authorization=…`` is given) > default. Bad values raise
+:class:`~agentdock.proxy.errors.ConfigError` (the CLI prints it and exits 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from agentdock.proxy.errors import ConfigError
+
+__all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT_MS", "ProxyConfig", "parse_args"]
+
+DEFAULT_RETRIES = 3
+DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_MAX_TIME_MS = 300_000
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_RESERVED_HEADERS = frozenset(
+    {"content-type", "accept", "content-length", "mcp-session-id", "mcp-protocol-version", "last-event-id"}
+)
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Everything the proxy needs, resolved once in ``main()``."""
+
+    url: str
+    retries: int = DEFAULT_RETRIES
+    timeout_s: float = DEFAULT_TIMEOUT_MS / 1000
+    """Bounds connecting and waiting for a response to start."""
+    max_time_s: float = DEFAULT_MAX_TIME_MS / 1000
+    """Overall deadline of one client request, retries and long streams included."""
+    headers: tuple[tuple[str, str], ...] = ()
+    log_level: str = "info"
+    log_file: Path | None = None
+    idempotency_keys: bool = True
+    """Send ``Idempotency-Key`` with ``tools/call`` and retry calls whose outcome is unknown."""
+    check: bool = False
+    shutdown_grace_s: float = 10.0
+    """How long in-flight requests may finish after stdin closes or SIGTERM."""
+    max_event_bytes: int | None = 256 * 1024 * 1024
+    get_stream: bool = True
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        return dict(self.headers)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def _parser() -> _Parser:
+    p = _Parser(
+        prog="mcp-proxy",
+        description="Bridge an MCP client on stdio to an MCP server over Streamable HTTP.",
+        epilog="stdout carries only JSON-RPC, one message per line; logs go to stderr or --log-file.",
+    )
+    p.add_argument("url", help="the server's MCP endpoint, e.g. http://host.docker.internal:8000/mcp")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="retries per request (default 3)")
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_TIMEOUT_MS,
+        metavar="MS",
+        help="connect and response-start timeout in ms (default 10000)",
+    )
+    p.add_argument(
+        "--max-time",
+        type=int,
+        default=DEFAULT_MAX_TIME_MS,
+        metavar="MS",
+        help="overall deadline per request in ms, retries and streaming included (default 300000)",
+    )
+    p.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra HTTP header on every request (repeatable), e.g. Authorization='Bearer TOKEN'",
+    )
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=None, help="default info (MCP_PROXY_LOG_LEVEL)")
+    p.add_argument("--log-file", type=Path, default=None, help="append logs here instead of stderr")
+    p.add_argument(
+        "--no-idempotency-key",
+        action="store_true",
+        help="do not send Idempotency-Key with tools/call (then a call whose outcome is unknown is not retried)",
+    )
+    p.add_argument(
+        "--no-get-stream", action="store_true", help="do not open the GET stream for server messages"
+    )
+    p.add_argument(
+        "--check", action="store_true", help="initialize once, print server info and latency, exit"
+    )
+    return p
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep:
+        raise ConfigError(f"--header {text!r}: expected K=V (for example Authorization='Bearer TOKEN')")
+    if not _TOKEN.fullmatch(name):
+        raise ConfigError(f"--header {text!r}: {name!r} is not a valid HTTP header name")
+    if name.lower() in _RESERVED_HEADERS:
+        raise ConfigError(f"--header {name}: the proxy manages this header itself")
+    if any(c in value for c in "\r\n\x00"):
+        raise ConfigError(f"--header {name}: the value contains a line break or NUL")
+    return name, value.strip()
+
+
+def _validate_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"URL {url!r}: expected an http:// or https:// URL with a host")
+    return url
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> ProxyConfig:
+    """Parse and validate the command line (and the few environment defaults)."""
+    env = environ or {}
+    ns = _parser().parse_args(list(argv))
+    if ns.retries < 0:
+        raise ConfigError(f"--retries {ns.retries}: must be 0 or more")
+    if ns.timeout <= 0:
+        raise ConfigError(f"--timeout {ns.timeout}: must be a positive number of milliseconds")
+    if ns.max_time <= 0:
+        raise ConfigError(f"--max-time {ns.max_time}: must be a positive number of milliseconds")
+    headers = [_header(h) for h in ns.header]
+    token = env.get("MCP_PROXY_AUTH_TOKEN", "").strip()
+    if token and not any(name.lower() == "authorization" for name, _ in headers):
+        headers.append(("Authorization", f"Bearer {token}"))
+    level = ns.log_level or env.get("MCP_PROXY_LOG_LEVEL", "info").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"MCP_PROXY_LOG_LEVEL={level!r}: expected one of {', '.join(LOG_LEVELS)}")
+    log_file = ns.log_file or (Path(env["MCP_PROXY_LOG_FILE"]) if env.get("MCP_PROXY_LOG_FILE") else None)
+    return ProxyConfig(
+        url=_validate_url(ns.url),
+        retries=ns.retries,
+        timeout_s=ns.timeout / 1000,
+        max_time_s=max(ns.max_time, ns.timeout) / 1000,
+        headers=tuple(headers),
+        log_level=level,
+        log_file=log_file,
+        idempotency_keys=not ns.no_idempotency_key,
+        check=ns.check,
+        get_stream=not ns.no_get_stream,
+    )

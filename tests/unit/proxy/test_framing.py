@@ -1,0 +1,99 @@
+"""stdio framing: lines in, one JSON-RPC message per flushed line out."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import anyio
+import pytest
+
+from agentdock.proxy.errors import INVALID_REQUEST_CODE, PARSE_ERROR_CODE, SinkClosed
+from agentdock.proxy.framing import LineSplitter, LineWriter, decode_line, encode_message, read_lines
+
+
+def test_lines_split_across_chunks_are_reassembled_and_crlf_is_stripped() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b'{"a":') == []
+    assert splitter.feed(b'1}\r\n{"b":2}\n{"c"') == [b'{"a":1}', b'{"b":2}']
+    assert splitter.close() == [b'{"c"']
+
+
+def test_a_malformed_line_becomes_a_parse_error_with_null_id() -> None:
+    decoded = decode_line(b"{not json")
+    assert decoded is not None and decoded.error is not None
+    assert decoded.error["id"] is None
+    assert decoded.error["error"]["code"] == PARSE_ERROR_CODE
+
+
+def test_json_that_is_not_json_rpc_is_an_invalid_request_keeping_its_id() -> None:
+    decoded = decode_line(b'{"jsonrpc": "2.0", "id": 5}')
+    assert decoded is not None and decoded.error is not None
+    assert decoded.error == {
+        "jsonrpc": "2.0",
+        "id": 5,
+        "error": {"code": INVALID_REQUEST_CODE, "message": "Invalid Request: not a JSON-RPC 2.0 message"},
+    }
+
+
+def test_an_empty_batch_is_invalid_and_a_batch_is_kept_whole() -> None:
+    empty = decode_line(b"[]")
+    assert (
+        empty is not None and empty.error is not None and empty.error["error"]["code"] == INVALID_REQUEST_CODE
+    )
+    batch = decode_line(b'[{"jsonrpc":"2.0","method":"ping","id":1}]')
+    assert batch is not None and batch.batch == [{"jsonrpc": "2.0", "method": "ping", "id": 1}]
+
+
+def test_blank_lines_are_ignored() -> None:
+    assert decode_line(b"   \t") is None
+
+
+def test_encoded_messages_are_one_line_even_with_newlines_in_strings() -> None:
+    data = encode_message({"text": "a\nb\r\nc\u2028"})
+    assert b"\n" not in data and b"\r" not in data
+    assert json.loads(data) == {"text": "a\nb\r\nc\u2028"}
+
+
+@pytest.mark.anyio
+async def test_read_lines_yields_every_line_including_a_16_mib_one() -> None:
+    big = b'{"x":"' + b"a" * (16 << 20) + b'"}'
+    read_fd, write_fd = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(b'{"first":1}\n' + big + b"\n" + b'{"last":1}')
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(anyio.to_thread.run_sync, writer)
+        with os.fdopen(read_fd, "rb") as stream:
+            lines = [line async for line in read_lines(stream)]
+    assert lines == [b'{"first":1}', big, b'{"last":1}']
+
+
+@pytest.mark.anyio
+async def test_the_writer_emits_messages_in_order_one_per_line() -> None:
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "wb") as out:
+        writer = LineWriter(out)
+        for i in range(100):
+            await writer.send({"jsonrpc": "2.0", "id": i, "result": {}})
+        assert await writer.drain(5)
+        writer.close()
+    with os.fdopen(read_fd, "rb") as stream:
+        ids = [json.loads(line)["id"] for line in stream.read().splitlines()]
+    assert ids == list(range(100))
+
+
+@pytest.mark.anyio
+async def test_a_broken_stdout_pipe_is_reported_and_later_sends_raise() -> None:
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    with os.fdopen(write_fd, "wb", buffering=0) as out:
+        writer = LineWriter(out)
+        await writer.send({"jsonrpc": "2.0", "id": 1, "result": {}})
+        with anyio.fail_after(5):
+            await writer.broken.wait()
+        with pytest.raises(SinkClosed):
+            await writer.send({"jsonrpc": "2.0", "id": 2, "result": {}})
+        writer.close()

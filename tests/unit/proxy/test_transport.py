@@ -1,0 +1,288 @@
+"""The Streamable HTTP exchange: headers, JSON and SSE answers, status handling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from agentdock.proxy.errors import (
+    ResponseTimeout,
+    SessionExpired,
+    StreamDropped,
+    UpstreamProtocolError,
+    UpstreamStatus,
+    UpstreamUnreachable,
+)
+from agentdock.proxy.framing import encode_message
+from agentdock.proxy.transport import Upstream, encode_header_value
+
+pytestmark = pytest.mark.anyio
+
+
+class Server:
+    """Scripted answers; records requests."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer):
+            return await answer(request)
+        return answer
+
+
+async def exchange(server: Server, message: dict[str, Any], upstream: Upstream | None = None, **kw: Any):
+    delivered: list[dict[str, Any]] = []
+
+    async def on_message(m: dict[str, Any]) -> None:
+        delivered.append(m)
+
+    key = _key(kw)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = upstream or Upstream(client, "http://s.test/mcp", timeout_s=kw.pop("timeout_s", 5.0), **kw)
+        up.client = client
+        answer = await up.post(encode_message(message), message, up.headers_for(message, **key), on_message)
+    return answer, delivered, up
+
+
+def _key(kw: dict[str, Any]) -> dict[str, Any]:
+    return {"idempotency_key": kw.pop("idempotency_key")} if "idempotency_key" in kw else {}
+
+
+def req(i: Any, method: str = "tools/call", params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": i, "method": method, "params": params or {}}
+
+
+def ok(i: Any, value: Any = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": i, "result": value if value is not None else {}}
+
+
+def sse(*chunks: bytes | str, status: int = 200) -> httpx.Response:
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+
+    return httpx.Response(status, headers={"content-type": "text/event-stream"}, content=body())
+
+
+async def test_initialize_captures_the_session_and_later_requests_carry_it_and_the_version() -> None:
+    init = req(0, "initialize", {"protocolVersion": "2025-06-18"})
+    server = Server(
+        httpx.Response(200, json=ok(0, {"protocolVersion": "2025-06-18"}), headers={"Mcp-Session-Id": "abc"}),
+        httpx.Response(200, json=ok(1)),
+    )
+    _, _, up = await exchange(server, init)
+    assert up.session_id == "abc"
+    up.protocol_version = "2025-06-18"
+    await exchange(server, req(1), upstream=up)
+    first, second = server.requests
+    assert first.headers["accept"] == "application/json, text/event-stream"
+    assert first.headers["content-type"] == "application/json"
+    assert "mcp-session-id" not in first.headers and "mcp-protocol-version" not in first.headers
+    assert second.headers["mcp-session-id"] == "abc"
+    assert second.headers["mcp-protocol-version"] == "2025-06-18"
+
+
+async def test_a_2026_request_carries_its_version_method_and_name_headers_and_no_session() -> None:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    message = req(3, "tools/call", {"name": "caf\u00e9", "arguments": {}, "_meta": meta})
+    server = Server(httpx.Response(200, json=ok(3)))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = Upstream(client, "http://s.test/mcp", timeout_s=5)
+        up.session_id = "stale"
+        await exchange(server, message, upstream=up)
+    headers = server.requests[0].headers
+    assert headers["mcp-protocol-version"] == "2026-07-28"
+    assert headers["mcp-method"] == "tools/call"
+    assert headers["mcp-name"] == encode_header_value("caf\u00e9") == "=?base64?Y2Fmw6k=?="
+    assert "mcp-session-id" not in headers
+
+
+async def test_user_headers_and_the_idempotency_key_are_sent() -> None:
+    server = Server(httpx.Response(200, json=ok(1)))
+    await exchange(server, req(1), headers={"Authorization": "Bearer t"}, idempotency_key="k-1")
+    assert server.requests[0].headers["authorization"] == "Bearer t"
+    assert server.requests[0].headers["idempotency-key"] == "k-1"
+
+
+async def test_every_message_on_an_sse_stream_is_delivered_before_the_response_is_returned() -> None:
+    progress = {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": 1}}
+    sampling = {"jsonrpc": "2.0", "id": 90, "method": "sampling/createMessage", "params": {}}
+    server = Server(
+        sse(
+            "id: 1\ndata:\n\n",  # priming event
+            f"event: message\ndata: {json.dumps(progress)}\n\n",
+            f"data: {json.dumps(sampling)[:10]}",
+            f"{json.dumps(sampling)[10:]}\r\n\r\n",
+            ": keep-alive\n\n",
+            f"data: {json.dumps(ok(7, {'done': True}))}\n\n",
+            'data: {"after": "the response is ignored"}\n\n',
+        )
+    )
+    answer, delivered, _ = await exchange(server, req(7))
+    assert answer == ok(7, {"done": True})
+    assert delivered == [progress, sampling]
+
+
+async def test_a_202_answers_a_notification_but_is_a_protocol_error_for_a_request() -> None:
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    answer, _, _ = await exchange(Server(httpx.Response(202)), note)
+    assert answer is None
+    with pytest.raises(UpstreamProtocolError, match="202"):
+        await exchange(Server(httpx.Response(202)), req(1))
+
+
+async def test_a_404_for_a_request_with_a_session_means_the_session_expired() -> None:
+    server = Server(
+        httpx.Response(
+            404,
+            json={"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}},
+        )
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = Upstream(client, "http://s.test/mcp", timeout_s=5)
+        up.session_id = "gone"
+        with pytest.raises(SessionExpired) as info:
+            await exchange(server, req(1), upstream=up)
+    assert info.value.session_id == "gone"
+
+
+async def test_a_json_rpc_error_body_at_an_error_status_is_the_answer_with_the_request_id() -> None:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32601, "message": "Method not found"}}
+    answer, _, _ = await exchange(Server(httpx.Response(404, json=body)), req("a", "nope"))
+    assert answer == {"jsonrpc": "2.0", "id": "a", "error": {"code": -32601, "message": "Method not found"}}
+
+
+async def test_an_error_status_without_json_rpc_body_raises_with_status_and_retry_after() -> None:
+    server = Server(httpx.Response(503, text="<html>busy</html>", headers={"Retry-After": "2"}))
+    with pytest.raises(UpstreamStatus) as info:
+        await exchange(server, req(1))
+    assert info.value.status == 503 and info.value.retry_after_s == 2.0
+    assert "busy" in info.value.body_excerpt
+
+
+async def test_a_retry_after_http_date_is_converted_to_seconds() -> None:
+    server = Server(httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = Upstream(client, "http://s.test/mcp", timeout_s=5, wall_clock=lambda: 1445412480.0)
+        with pytest.raises(UpstreamStatus) as info:
+            await exchange(server, req(1), upstream=up)
+    assert info.value.retry_after_s == 10.0
+
+
+async def test_a_503_with_a_json_rpc_body_is_still_a_retryable_status() -> None:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": "Too many open sessions"}}
+    with pytest.raises(UpstreamStatus) as info:
+        await exchange(Server(httpx.Response(503, json=body)), req(1))
+    assert info.value.status == 503
+
+
+async def test_a_refused_connection_is_unreachable_and_a_slow_response_is_a_timeout() -> None:
+    with pytest.raises(UpstreamUnreachable) as info:
+        await exchange(Server(httpx.ConnectError("refused")), req(1))
+    assert info.value.failure == "connect"
+
+    async def never(_: httpx.Request) -> httpx.Response:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    with pytest.raises(ResponseTimeout, match=r"no response within 0\.05 s"):
+        await exchange(Server(never), req(1), timeout_s=0.05)
+
+
+async def test_a_stream_cut_before_the_response_reports_the_resumption_point() -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield (
+            b"id: ev-4\nretry: 30\ndata: "
+            + json.dumps({"jsonrpc": "2.0", "method": "notifications/progress"}).encode()
+            + b"\n\n"
+        )
+        raise httpx.ReadError("connection reset")
+
+    server = Server(httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body()))
+    with pytest.raises(StreamDropped) as info:
+        await exchange(server, req(1))
+    assert info.value.last_event_id == "ev-4" and info.value.retry_ms == 30
+
+
+async def test_a_stream_that_ends_without_the_response_is_dropped() -> None:
+    with pytest.raises(StreamDropped, match="ended after 0 event"):
+        await exchange(Server(sse(": nothing\n\n")), req(1))
+
+
+@pytest.mark.parametrize(
+    ("response", "complaint"),
+    [
+        (
+            httpx.Response(200, text="hello", headers={"content-type": "text/plain"}),
+            "unexpected content type",
+        ),
+        (httpx.Response(200, content=b"{oops", headers={"content-type": "application/json"}), "not JSON"),
+        (sse("data: {oops\n\n"), "SSE event is not JSON"),
+        (sse('data: {"no": "jsonrpc"}\n\n'), "not a JSON-RPC message"),
+        (httpx.Response(200, json=ok(99)), "did not answer"),
+    ],
+)
+async def test_answers_the_transport_does_not_allow_are_protocol_errors(
+    response: httpx.Response, complaint: str
+) -> None:
+    with pytest.raises(UpstreamProtocolError, match=complaint):
+        await exchange(Server(response), req(1))
+
+
+async def test_the_get_stream_delivers_server_messages_and_405_means_not_offered() -> None:
+    note = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+    server = Server(sse(f"id: 5\ndata: {json.dumps(note)}\n\n"), httpx.Response(405))
+    delivered: list[dict[str, Any]] = []
+
+    async def on_message(m: dict[str, Any]) -> None:
+        delivered.append(m)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = Upstream(client, "http://s.test/mcp", timeout_s=5)
+        up.session_id = "s1"
+        decoder = await up.listen(on_message)
+        assert delivered == [note] and decoder.last_event_id == "5"
+        with pytest.raises(UpstreamStatus) as info:
+            await up.listen(on_message, last_event_id="5")
+    assert info.value.status == 405
+    get = server.requests[1]
+    assert get.method == "GET" and get.headers["accept"] == "text/event-stream"
+    assert get.headers["last-event-id"] == "5" and get.headers["mcp-session-id"] == "s1"
+
+
+async def test_resume_sends_last_event_id_and_returns_the_response() -> None:
+    server = Server(sse(f"id: 9\ndata: {json.dumps(ok(1, {'v': 1}))}\n\n"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = Upstream(client, "http://s.test/mcp", timeout_s=5)
+        up.session_id = "s1"
+
+        async def on_message(_: dict[str, Any]) -> None:
+            raise AssertionError
+
+        assert await up.resume("8", 1, on_message) == ok(1, {"v": 1})
+    assert server.requests[0].headers["last-event-id"] == "8"
+
+
+async def test_delete_ends_the_session() -> None:
+    server = Server(httpx.Response(200))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+        up = Upstream(client, "http://s.test/mcp", timeout_s=5)
+        up.session_id = "s1"
+        assert await up.delete_session() == 200
+        assert await up.delete_session() is None
+    assert server.requests[0].method == "DELETE" and server.requests[0].headers["mcp-session-id"] == "s1"
