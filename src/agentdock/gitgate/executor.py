@@ -1,0 +1,175 @@
+"""Run approved git invocations: argument lists, no shell, fixed environment, timeout, output cap.
+
+Each step runs as ``["git", *argv]`` with ``cwd`` = the project root, stdin
+from ``/dev/null``, in its own session (no controlling terminal: nothing can
+prompt) and an environment built from an allow-list plus fixed values
+(``GIT_TERMINAL_PROMPT=0``, ``GIT_PAGER=cat``, ``GIT_EDITOR=true``…).  A step
+that outlives the timeout is killed with its whole process group.  A chain
+stops at the first step that fails; every step that ran is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+from agentdock.gitgate.errors import ExecutionError
+from agentdock.gitgate.invocation import Invocation
+
+__all__ = ["ENV_ALLOWLIST", "ChainResult", "ExecLimits", "StepResult", "build_env", "run_chain", "run_step"]
+
+#: Variables copied from the server's own environment when present.
+ENV_ALLOWLIST: tuple[str, ...] = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TMPDIR",
+    "XDG_CONFIG_HOME",
+    "SSH_AUTH_SOCK",
+)
+_FIXED_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": "true",
+    "GIT_SEQUENCE_EDITOR": "true",
+    "GIT_OPTIONAL_LOCKS": "0",
+    "SSH_ASKPASS_REQUIRE": "never",
+}
+
+
+@dataclass(frozen=True)
+class ExecLimits:
+    timeout_s: float = 120.0
+    #: per stream (stdout, stderr) of each step; the rest is read and dropped
+    max_output_bytes: int = 256 * 1024
+
+
+@dataclass(frozen=True)
+class StepResult:
+    command: str
+    exit_code: int | None  #: None when the step was killed for exceeding the timeout
+    stdout: str
+    stderr: str
+    truncated: bool = False
+    timed_out: bool = False
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    steps: tuple[StepResult, ...]
+    planned: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return len(self.steps) == len(self.planned) and all(s.ok for s in self.steps)
+
+    @property
+    def not_run(self) -> tuple[str, ...]:
+        return self.planned[len(self.steps) :]
+
+
+def build_env(source: Mapping[str, str], root: Path) -> dict[str, str]:
+    """The environment every git step gets: allow-listed variables plus fixed settings."""
+    env = {name: source[name] for name in ENV_ALLOWLIST if name in source}
+    env.setdefault("PATH", os.defpath)
+    env.update(_FIXED_ENV)
+    env["GIT_CEILING_DIRECTORIES"] = str(root.resolve().parent)
+    return env
+
+
+class _Capped:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    async def drain(self, stream: ByteReceiveStream) -> None:
+        async for chunk in stream:
+            room = self.limit - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if len(chunk) > max(room, 0):
+                self.truncated = True
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def run_step(inv: Invocation, root: Path, env: Mapping[str, str], limits: ExecLimits) -> StepResult:
+    argv = ["git", *inv.argv]
+    started = time.monotonic()
+    try:
+        proc = await anyio.open_process(
+            argv,
+            cwd=root,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ExecutionError(f"cannot start git in {root}: {exc}") from exc
+    out, err = _Capped(limits.max_output_bytes), _Capped(limits.max_output_bytes)
+    timed_out = False
+    try:
+        with anyio.move_on_after(limits.timeout_s) as scope:
+            async with anyio.create_task_group() as tg:
+                assert proc.stdout is not None and proc.stderr is not None
+                tg.start_soon(out.drain, proc.stdout)
+                tg.start_soon(err.drain, proc.stderr)
+                await proc.wait()
+        timed_out = scope.cancelled_caught
+    finally:
+        if proc.returncode is None:
+            _kill_group(proc.pid)
+        with anyio.CancelScope(shield=True):
+            await proc.aclose()
+    return StepResult(
+        command=inv.display,
+        exit_code=None if timed_out else proc.returncode,
+        stdout=out.text(),
+        stderr=err.text() + (f"\n[killed after {limits.timeout_s:g}s timeout]" if timed_out else ""),
+        truncated=out.truncated or err.truncated,
+        timed_out=timed_out,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+async def run_chain(
+    invocations: Sequence[Invocation], root: Path, env: Mapping[str, str], limits: ExecLimits
+) -> ChainResult:
+    """Run the steps in order; stop at the first one that does not exit 0."""
+    results: list[StepResult] = []
+    for inv in invocations:
+        result = await run_step(inv, root, env, limits)
+        results.append(result)
+        if not result.ok:
+            break
+    return ChainResult(steps=tuple(results), planned=tuple(i.display for i in invocations))

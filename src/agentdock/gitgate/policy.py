@@ -1,0 +1,457 @@
+"""The gateway's policy: a table of named rules over parsed git invocations.
+
+Each :class:`Rule` has a name (quoted in every refusal), a one-line summary,
+the check (``None`` for rules the parser enforces while reading the command)
+and examples it must refuse and allow.  The unit tests run every example
+against a real repository, so the table documents itself truthfully;
+``git-mcp --explain-policy`` prints it.
+
+Examples assume the test repository: a submodule at ``vendor/lib``, a remote
+``origin``, a directory ``src/`` with ``src/app.py``, a file ``README.md``,
+protected branches ``main`` and ``master``.
+
+:func:`judge` parses a whole command and evaluates every step before anything
+runs: one refused step refuses the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from agentdock.gitgate import checks
+from agentdock.gitgate.errors import Refused
+from agentdock.gitgate.facts import RepoFacts
+from agentdock.gitgate.invocation import Invocation, parse_invocation
+from agentdock.gitgate.lexer import split_chain
+
+__all__ = ["RULES", "Rule", "check_invocation", "explain", "judge"]
+
+Check = Callable[[Invocation, RepoFacts], str | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    summary: str
+    check: Check | None
+    refuses: tuple[str, ...]
+    allows: tuple[str, ...] = ()
+    #: "parse" rules are enforced while reading the command; "policy" rules on the parsed invocation
+    stage: str = "policy"
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "syntax",
+        "the command must be well-formed: balanced quotes, no empty steps, within size limits",
+        None,
+        ("commit -m 'unbalanced", "status && && log", "&& status"),
+        ("status",),
+        stage="parse",
+    ),
+    Rule(
+        "shell-syntax",
+        "only '&&' joins steps; pipes, ';', '||', '&', redirections, substitutions, "
+        "globs, braces, '~' and comments outside quotes are refused",
+        None,
+        (
+            "status; rm -rf /",
+            "log | head",
+            "status || true",
+            "status > out",
+            "log $(whoami)",
+            "add *.py",
+            "status &",
+        ),
+        ("add '*.py'", "commit -m 'a; b | c && d'"),
+        stage="parse",
+    ),
+    Rule(
+        "control-character",
+        "no control characters (NUL, escape, bidirectional overrides)",
+        None,
+        ("status\x1b[2J", "commit -m 'a\u202eb'"),
+        ("commit -m 'tab\there'",),
+        stage="parse",
+    ),
+    Rule(
+        "environment",
+        "no leading VAR=value assignments: git runs with a fixed environment",
+        None,
+        ("GIT_DIR=/tmp git status", "GIT_SSH_COMMAND=sh git push"),
+        ("status",),
+        stage="parse",
+    ),
+    Rule(
+        "global-option",
+        "git global options that pick another repository, program or pager are refused",
+        checks.global_option,
+        (
+            "--git-dir=/tmp/x status",
+            "--work-tree=/ status",
+            "--exec-path=/tmp log",
+            "--namespace=x push origin main",
+            "-p log",
+            "--bare status",
+        ),
+        ("--no-pager log -1", "-P log -1", "--literal-pathspecs status"),
+    ),
+    Rule(
+        "config-override",
+        "-c and --config-env may set only harmless keys (user.*, color.*, advice.* …)",
+        checks.config_override,
+        (
+            "-c core.hooksPath=/tmp status",
+            "-c alias.status=!sh status",
+            "-c core.sshCommand=sh push origin main",
+            "--config-env=core.pager=HOME log",
+        ),
+        ("-c color.ui=never log -1", "-c user.name=bot commit -m x"),
+    ),
+    Rule(
+        "unknown-subcommand",
+        "only subcommands the gateway knows run: no aliases, no external git-<name>",
+        None,
+        ("st", "foo", "ext::sh", "env GIT_DIR=x git status"),
+        ("status",),
+        stage="parse",
+    ),
+    Rule(
+        "unknown-option",
+        "commands that change things accept only options the gateway recognises",
+        None,
+        ("push --frobnicate origin main", "commit -Q -m x"),
+        ("push -u origin HEAD",),
+        stage="parse",
+    ),
+    Rule(
+        "unicode-lookalike",
+        "no look-alike or invisible characters in git names, options or refspecs",
+        checks.unicode_lookalike,
+        ("pu\u0455h origin main", "push origin \u2010\u2010force", "push origin \uff0bmain"),
+        ("commit -m 'r\u00e9sum\u00e9 \u2014 done'",),
+    ),
+    Rule(
+        "git-dir",
+        "no -C into .git and no pathspec naming .git",
+        checks.git_dir,
+        ("-C .git status", "add .git/config"),
+        ("status",),
+    ),
+    Rule(
+        "outside-project",
+        "-C, pathspecs and files named by options stay inside the project root",
+        checks.outside_project,
+        (
+            "-C .. status",
+            "-C /tmp status",
+            "diff /etc/passwd README.md",
+            "commit -F /etc/passwd",
+            "log -- ../..",
+        ),
+        ("-C src status", "log -- src"),
+    ),
+    Rule(
+        "protected-path",
+        "no -C into, and no pathspec reaching, a protected path (submodules, --protect, "
+        "private agentdock state and other agents' folders)",
+        checks.protected_path,
+        (
+            "-C vendor/lib status",
+            "add vendor/lib",
+            "checkout -- vendor/lib/x.c",
+            "rm -r vendor",
+            "add ':(top)vendor/lib'",
+            "add 'vendor/*'",
+            "add -f .agentdock/tokens.json",
+        ),
+        ("add src/app.py", "add .", "add 'src/*.py'", "add -A -- . ':!vendor/lib'"),
+    ),
+    Rule(
+        "force-push",
+        "no force pushes in any spelling",
+        checks.force_push,
+        (
+            "push -f origin main",
+            "push --force",
+            "push --forc origin main",
+            "push origin +main",
+            "push --force-with-lease",
+            "push --force-if-includes",
+            "push --mirror origin",
+            "push -uf origin x",
+        ),
+        ("push origin main", "push -u origin HEAD", "push --no-force-with-lease origin main"),
+    ),
+    Rule(
+        "remote-delete",
+        "no deleting protected branches on a remote, no push --prune",
+        checks.remote_delete,
+        (
+            "push origin :main",
+            "push origin --delete main",
+            "push -d origin refs/heads/master",
+            "push --prune origin",
+        ),
+        ("push origin --delete feature", "push origin :feature"),
+    ),
+    Rule(
+        "remote-program",
+        "no --receive-pack/--exec/--upload-pack",
+        checks.remote_program,
+        ("push --receive-pack=/tmp/x origin main", "fetch --upload-pack=touch origin"),
+        ("fetch origin",),
+    ),
+    Rule(
+        "remote-repository",
+        "push/fetch/pull/ls-remote only name configured remotes",
+        checks.remote_repository,
+        (
+            "push /tmp/evil main",
+            "fetch ext::sh",
+            "pull https://example.invalid/x main",
+            "push --repo=../x main",
+        ),
+        ("push origin main", "pull --rebase origin main", "fetch"),
+    ),
+    Rule(
+        "force-fetch",
+        "fetch/pull may not overwrite local branches",
+        checks.force_fetch,
+        ("fetch -f origin main:main", "fetch origin +main:main", "pull --force origin main"),
+        ("fetch origin main", "fetch --prune origin"),
+    ),
+    Rule(
+        "reset-destructive",
+        "reset --hard and --merge discard uncommitted work",
+        checks.reset,
+        ("reset --hard", "reset --hard HEAD~1", "reset --har", "reset --merge"),
+        ("reset HEAD~1", "reset --soft HEAD~1", "reset --keep HEAD~1", "reset -- src/app.py"),
+    ),
+    Rule(
+        "clean-force",
+        "clean runs only as a dry run",
+        checks.clean,
+        (
+            "clean -f",
+            "clean -fdx",
+            "clean -d -f",
+            "clean --forc",
+            "clean -xdff",
+            "clean -d",
+            "clean -n --no-dry-run",
+        ),
+        ("clean -n", "clean --dry-run -d"),
+    ),
+    Rule(
+        "discard-changes",
+        "no checkout/restore of '.', directories or patterns; no checkout -f",
+        checks.whole_tree,
+        (
+            "checkout .",
+            "checkout -- .",
+            "checkout HEAD -- src",
+            "restore .",
+            "restore ':/'",
+            "restore --source=HEAD~3 -- '*.py'",
+            "checkout -f main",
+            "restore -W --staged src",
+        ),
+        ("checkout -- src/app.py", "restore src/app.py", "restore --staged .", "checkout -b feature"),
+    ),
+    Rule(
+        "switch-force",
+        "no switch --force / --discard-changes",
+        checks.switch_force,
+        ("switch -f main", "switch --discard-changes main"),
+        ("switch main", "switch -c feature"),
+    ),
+    Rule(
+        "branch-force",
+        "no branch -D/-M/-C/--force, checkout -B, switch -C",
+        checks.branch_force,
+        (
+            "branch -D feature",
+            "branch -d -f feature",
+            "branch --delete --force feature",
+            "branch -df x",
+            "branch -f main HEAD~1",
+            "branch -M main",
+            "checkout -B main",
+            "switch -C main",
+        ),
+        ("branch feature", "branch -d feature", "branch -m old new", "branch -a"),
+    ),
+    Rule(
+        "tag-force",
+        "no tag --force",
+        checks.tag_force,
+        ("tag -f v1", "tag --force v1 HEAD~1"),
+        ("tag v1", "tag -d v1", "tag -l"),
+    ),
+    Rule(
+        "history-rewrite",
+        "no filter-branch / filter-repo",
+        checks.history_rewrite,
+        ("filter-branch --tree-filter 'rm x' HEAD",),
+        (),
+    ),
+    Rule(
+        "ref-delete",
+        "no update-ref/symbolic-ref -d or --stdin; no update-ref of a protected branch",
+        checks.ref_delete,
+        (
+            "update-ref -d refs/heads/x",
+            "update-ref --stdin",
+            "symbolic-ref -d HEAD",
+            "update-ref refs/heads/main HEAD~1",
+        ),
+        ("update-ref refs/heads/topic HEAD",),
+    ),
+    Rule(
+        "reflog-expire",
+        "no reflog expire / delete",
+        checks.reflog_expire,
+        ("reflog expire --expire=now --all", "reflog delete HEAD@{1}"),
+        ("reflog", "reflog show -5"),
+    ),
+    Rule(
+        "gc-prune",
+        "no gc --prune=<date>",
+        checks.gc_prune,
+        ("gc --prune=now", "gc --prune=all", "gc --pru=now"),
+        ("gc", "gc --auto"),
+    ),
+    Rule(
+        "config-write",
+        "config may only read",
+        checks.config_write,
+        (
+            "config user.name x",
+            "config --unset user.name",
+            "config --add a.b c",
+            "config -e",
+            "config --global core.editor vim",
+        ),
+        ("config --get user.name", "config -l", "config user.name"),
+    ),
+    Rule(
+        "remote-write",
+        "no remote add/rename/remove/set-*",
+        checks.remote_write,
+        ("remote add evil /tmp/x", "remote set-url origin /tmp/x", "remote rm origin"),
+        ("remote -v", "remote show origin"),
+    ),
+    Rule(
+        "submodule",
+        "no submodule operations (only 'submodule status'); no --recurse-submodules",
+        checks.submodule,
+        (
+            "submodule update --init",
+            "submodule foreach 'rm -rf .'",
+            "submodule deinit -f .",
+            "checkout --recurse-submodules main",
+            "push --recurse-submodules=on-demand origin main",
+        ),
+        ("submodule status", "submodule", "push --recurse-submodules=check origin main"),
+    ),
+    Rule(
+        "worktree",
+        "only 'worktree list'",
+        checks.worktree,
+        ("worktree add /tmp/x", "worktree remove x"),
+        ("worktree list",),
+    ),
+    Rule(
+        "runs-program",
+        "no options that run programs: rebase --exec, grep -O, non-builtin merge strategies",
+        checks.runs_program,
+        ("rebase --exec 'sh' HEAD~2", "rebase -x make HEAD~1", "grep -Ovim x", "merge -s evil feature"),
+        ("rebase origin/main", "merge -s ort feature"),
+    ),
+    Rule(
+        "output-file",
+        "no --output (diff/log write files)",
+        checks.output_file,
+        ("diff --output=out.txt", "log --outp=x.txt -p"),
+        ("diff --stat",),
+    ),
+    Rule(
+        "no-index",
+        "no diff/grep --no-index (reads files outside the repository)",
+        checks.no_index,
+        ("diff --no-index a b", "grep --no-index x"),
+        ("grep -n main -- src",),
+    ),
+    Rule(
+        "pathspec-from-file",
+        "pathspecs must be on the command line",
+        checks.pathspec_file,
+        ("add --pathspec-from-file=list.txt", "commit --pathspec-from-file=- -m x"),
+        (),
+    ),
+    Rule(
+        "stash-destructive",
+        "no stash clear, no stash --all (it removes ignored files)",
+        checks.stash,
+        ("stash clear", "stash -a", "stash push --all"),
+        ("stash", "stash pop", "stash -u", "stash list"),
+    ),
+    Rule(
+        "overwrite",
+        "no rm --force / mv --force",
+        checks.overwrite,
+        ("rm -f src/app.py", "mv -f a b"),
+        ("rm --cached src/app.py", "mv src/app.py src/main.py"),
+    ),
+    Rule(
+        "help-viewer",
+        "no --help (it starts a manual viewer or browser on the host)",
+        checks.help_viewer,
+        ("log --help", "commit --he"),
+        ("log -h",),
+    ),
+)
+
+_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def check_invocation(inv: Invocation, facts: RepoFacts) -> None:
+    """Raise :class:`Refused` naming the first rule the invocation breaks."""
+    for rule in RULES:
+        if rule.check is None:
+            continue
+        reason = rule.check(inv, facts)
+        if reason is not None:
+            raise Refused(rule.name, reason)
+
+
+def judge(command: str, facts: RepoFacts) -> list[Invocation]:
+    """Parse ``command`` and check every step; the invocations to run, or Refused naming the rule."""
+    steps = split_chain(command)
+    invocations: list[Invocation] = []
+    for number, words in enumerate(steps, 1):
+        try:
+            inv = parse_invocation(words)
+            check_invocation(inv, facts)
+        except Refused as exc:
+            raise Refused(exc.rule, exc.reason, step=number if len(steps) > 1 else None) from None
+        invocations.append(inv)
+    return invocations
+
+
+def explain(rules: Sequence[Rule] = RULES) -> str:
+    """The rule table as text (``git-mcp --explain-policy``)."""
+    lines = ["git-mcp policy: every command is parsed, then each step is checked against these rules.", ""]
+    for rule in rules:
+        lines.append(f"{rule.name}  [{rule.stage}]")
+        lines.append(f"    {rule.summary}")
+        for example in rule.refuses:
+            lines.append(f"    refuses:  {example!r}")
+        for example in rule.allows:
+            lines.append(f"    allows:   {example!r}")
+        lines.append("")
+    return "\n".join(lines)
