@@ -7,6 +7,7 @@ running once it is ready); the host servers stay up for the next launch.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
@@ -139,6 +140,9 @@ def bridge_gateway(client: Any) -> str | None:
         gateway = config.get("Gateway")
         if gateway and ":" not in gateway:
             return str(gateway)
+        subnet = config.get("Subnet")
+        if subnet and ":" not in subnet:  # engines that omit the gateway use the subnet's first address
+            return str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
     return None
 
 
