@@ -92,8 +92,10 @@ class FaultServerApp:
         self.runner.apply(exchange, attempt)
         if exchange.mode == "auto":
             exchange.mode = self.default_mode
+        client = scope.get("client")
+        peer = f"{client[0]}:{client[1]}" if client else None
         record = self.journal.record_request(
-            **_fields(request, attempt=attempt), faults=list(exchange.applied)
+            **_fields(request, attempt=attempt), faults=list(exchange.applied), peer=peer
         )
         if exchange.applied:
             log.info(

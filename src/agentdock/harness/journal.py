@@ -36,6 +36,8 @@ class RequestRecord:
     status: int | None = None
     #: ``executed``, ``deduplicated`` (an Idempotency-Key seen before), or empty.
     tool_outcome: str = ""
+    #: The client's ``host:port`` (one port across requests = one kept-alive connection).
+    peer: str | None = None
 
 
 @dataclass(frozen=True)
