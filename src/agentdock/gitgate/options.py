@@ -196,6 +196,8 @@ def parse_args(spec: CommandSpec, args: Sequence[str]) -> ParsedArgs:
         if arg == "--end-of-options":
             end_of_options = True
             continue
+        if not arg.isascii():
+            raise Refused("unicode-lookalike", f"option {arg!r} contains non-ASCII characters")
         if arg.startswith("--"):
             name, eq, value = arg[2:].partition("=")
             matches = spec.resolve_long(name)
