@@ -1,0 +1,204 @@
+"""Server-to-client round trips, restarts, resumption, auth and process lifecycle, with real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import anyio
+import mcp.types as types
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from agentdock.proxy.errors import AUTH_REJECTED_CODE
+from agentdock.proxy.testserver import running_server
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PROXY = os.path.join(REPO, "proxy", "mcp_proxy.py")
+
+
+def text_of(result: types.CallToolResult) -> str:
+    (content,) = result.content
+    assert isinstance(content, types.TextContent)
+    return content.text
+
+
+async def test_sampling_and_elicitation_round_trips_reach_the_client(
+    fresh_server: Any, proxy_client: Any
+) -> None:
+    prompts: list[str] = []
+
+    async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        content = params.messages[0].content
+        prompts.append(content.text if isinstance(content, types.TextContent) else "?")
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="forty-two"), model="test-model"
+        )
+
+    async def elicitation(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    with anyio.fail_after(60):
+        async with proxy_client.connect(
+            fresh_server.url, mode="legacy", sampling_callback=sampling, elicitation_callback=elicitation
+        ) as client:
+            assert text_of(await client.call_tool("sample", {"prompt": "meaning of life?"})) == "forty-two"
+            assert text_of(await client.call_tool("ask", {"question": "your name?"})) == "hello Ada"
+    assert prompts == ["meaning of life?"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+@pytest.mark.parametrize("stateless", [False, True], ids=["stateful", "stateless"])
+async def test_a_server_killed_and_restarted_mid_session_is_invisible_to_the_client(
+    proxy_client: Any, proxy_log: Any, mode: str, stateless: bool
+) -> None:
+    with running_server(stateless=stateless) as server, anyio.fail_after(90):
+        async with proxy_client.connect(server.url, "--retries", "10", mode=mode) as client:
+            assert text_of(await client.call_tool("count", {})) == "1"
+            server.kill()  # all server state is gone: sessions, the counter
+            server.start()  # same port
+            assert text_of(await client.call_tool("echo", {"text": "after restart"})) == "after restart"
+            assert text_of(await client.call_tool("count", {})) == "1"  # a new server process answered
+            server.kill()
+
+            async def restart_soon() -> None:
+                await anyio.to_thread.run_sync(server.start)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(restart_soon)  # the call below starts while nothing listens
+                assert text_of(await client.call_tool("echo", {"text": "while down"})) == "while down"
+    if not stateless and mode == "legacy":
+        assert "re-initialised" in proxy_log.text()
+
+
+async def test_a_broken_sse_stream_is_resumed_with_last_event_id(proxy_client: Any, proxy_log: Any) -> None:
+    with running_server(resumable=True) as server, anyio.fail_after(60):
+        async with proxy_client.connect(server.url, mode="legacy") as client:
+            assert text_of(await client.call_tool("hang_up", {})) == "answered after resumption"
+    assert "resuming after event" in proxy_log.text()
+
+
+async def test_the_bearer_token_header_is_sent_and_a_missing_one_is_reported_as_auth(
+    proxy_client: Any,
+) -> None:
+    with running_server(token="s3cret") as server, anyio.fail_after(60):
+        async with proxy_client.connect(
+            server.url, "--header", "Authorization=Bearer s3cret", mode="legacy"
+        ) as client:
+            assert text_of(await client.call_tool("echo", {"text": "authorised"})) == "authorised"
+        with pytest.raises(BaseException) as info:
+            async with proxy_client.connect(server.url, mode="legacy"):
+                pass
+    error = info.value
+    while isinstance(error, BaseExceptionGroup):  # the SDK client's task group wraps it
+        error = error.exceptions[0]
+    assert isinstance(error, MCPError)
+    assert error.code == AUTH_REJECTED_CODE and "credentials" in str(error)
+
+
+async def test_loopback_traffic_bypasses_a_configured_http_proxy(
+    fresh_server: Any, proxy_client: Any
+) -> None:
+    dead_proxy = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "ALL_PROXY": ""}
+    with anyio.fail_after(60):
+        async with proxy_client.connect(fresh_server.url, env=dead_proxy, mode="legacy") as client:
+            assert text_of(await client.call_tool("echo", {"text": "direct"})) == "direct"
+
+
+def run_proxy(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    return subprocess.run(
+        [sys.executable, PROXY, *args],
+        check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_check_prints_the_server_identity_and_exits_0(fresh_server: Any) -> None:
+    done = run_proxy(fresh_server.url, "--check")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"OK {fresh_server.url}: agentdock-testserver")
+    assert "protocol 2025-11-25" in done.stdout
+
+
+def test_check_against_nothing_listening_exits_1_naming_the_cause() -> None:
+    done = run_proxy("http://127.0.0.1:9/mcp", "--check", "--timeout", "2000")
+    assert done.returncode == 1 and "cannot connect" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["http://x/mcp", "--header", "Broken"], "expected K=V"),
+        (["file:///etc/passwd"], "http://"),
+        (["http://x/mcp", "--retries", "-2"], "--retries -2"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_clear_message(args: list[str], complaint: str) -> None:
+    done = run_proxy(*args)
+    assert done.returncode == 2 and complaint in done.stderr and done.stdout == ""
+
+
+def test_stdout_carries_only_json_rpc_lines_and_eof_deletes_the_session(fresh_server: Any) -> None:
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    lines = [
+        json.dumps(init),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        "this is not json",
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "x"}},
+            }
+        ),
+    ]
+    done = run_proxy(fresh_server.url, stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(m["id"] for m in out if m.get("id") is not None) == [1, 2]
+    assert [m["error"]["code"] for m in out if m.get("id") is None] == [-32700]
+    assert "DELETE session -> HTTP 200" in done.stderr
+
+
+def test_sigterm_ends_the_proxy_cleanly(fresh_server: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    proc = subprocess.Popen(
+        [sys.executable, PROXY, fresh_server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}) + "\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["id"] == 1  # running and answering
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    proc.stdin.close()
+    proc.stdout.close()
+    assert proc.stderr is not None
+    assert "shutting down" in proc.stderr.read()
+    proc.stderr.close()
