@@ -33,7 +33,8 @@ from agentdock.harness.soak_record import read_launches
 __all__ = ["Environment", "main", "parse_args", "run"]
 
 #: Builds what every launch needs (servers, fault proxies, image) and yields the launch step.
-Environment = Callable[[SoakConfig], AbstractAsyncContextManager[LaunchStep]]
+#: It reports set-up progress through the ``say`` callback it is given.
+Environment = Callable[[SoakConfig, Callable[[str], None]], AbstractAsyncContextManager[LaunchStep]]
 
 
 def _rate(text: str) -> float:
@@ -87,7 +88,10 @@ def parse_args(argv: Sequence[str]) -> SoakConfig:
 
 
 async def _soak(config: SoakConfig, environment: Environment, observer: ProgressObserver) -> SoakResult:
-    async with environment(config) as launch:
+    def say(message: str) -> None:
+        observer.console.print(f"[dim]setup:[/] {message}", highlight=False)
+
+    async with environment(config, say) as launch:
         return await run_soak(config, launch, observer=observer)
 
 

@@ -2,10 +2,11 @@
 
 ::
 
-    SoakError                 base of everything below
-    ├── SoakConfigError       an option is out of range or a profile is unknown
-    ├── RecordError           a launches.jsonl line is not a valid launch record
-    └── SoakSetupError        the run could not start: no engine, no image, a server did not come up
+    HarnessError              (agentdock.harness.errors) the harness's base
+    └── SoakError             base of everything below
+        ├── SoakConfigError   an option is out of range or a profile is unknown
+        ├── RecordError       a launches.jsonl line is not a valid launch record
+        └── SoakSetupError    the run could not start: no engine, no image, a server did not come up
 
 A failed *launch* is not an exception: it is data (a `LaunchRecord` with the
 failed step, the error and the evidence), counted in the report.
@@ -13,10 +14,12 @@ failed step, the error and the evidence), counted in the report.
 
 from __future__ import annotations
 
+from agentdock.harness.errors import HarnessError
+
 __all__ = ["RecordError", "SoakConfigError", "SoakError", "SoakSetupError"]
 
 
-class SoakError(Exception):
+class SoakError(HarnessError):
     """Base of every soak error."""
 
 

@@ -37,12 +37,15 @@ class LaunchFaults:
     #: added to every chunk in both directions, plus up to ``jitter_ms`` more
     latency_ms: int = 0
     jitter_ms: int = 0
-    #: chance that an upstream TCP connection is reset (RST) part-way through
+    #: chance that a TCP connection is reset (RST) part-way through, half of them on the request
+    #: side (the server never sees it all), half on the response side (the answer is cut)
     reset_probability: float = 0.0
-    #: answer this many consecutive requests with HTTP 503 ...
+    #: how many bytes pass before a reset
+    reset_after_bytes: int = 0
+    #: answer this many consecutive connections' first request with HTTP 503 ...
     http_503_burst: int = 0
-    #: ... starting after this many requests have passed untouched
-    http_503_after: int = 0
+    #: ... starting after this many connections have passed untouched
+    http_503_after_connections: int = 0
     #: restart the host servers this long after the launch's MCP traffic begins (None: no restart)
     restart_after_ms: int | None = None
 
@@ -80,8 +83,9 @@ def _flaky(rng: random.Random) -> LaunchFaults:
         latency_ms=rng.randint(2, 30),
         jitter_ms=rng.randint(0, 50),
         reset_probability=round(rng.uniform(0.05, 0.2), 3),
+        reset_after_bytes=rng.randint(0, 2048),
         http_503_burst=rng.randint(1, 3) if burst else 0,
-        http_503_after=rng.randint(0, 6) if burst else 0,
+        http_503_after_connections=rng.randint(0, 3) if burst else 0,
     )
 
 
@@ -95,8 +99,9 @@ def _hostile(rng: random.Random) -> LaunchFaults:
         latency_ms=rng.randint(10, 80),
         jitter_ms=rng.randint(20, 150),
         reset_probability=round(rng.uniform(0.15, 0.35), 3),
+        reset_after_bytes=rng.randint(0, 2048),
         http_503_burst=rng.randint(2, 5),
-        http_503_after=rng.randint(0, 4),
+        http_503_after_connections=rng.randint(0, 3),
         restart_after_ms=rng.randint(0, 3000) if rng.random() < 0.5 else None,
     )
 

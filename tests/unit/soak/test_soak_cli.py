@@ -22,7 +22,8 @@ def _console() -> tuple[Console, io.StringIO]:
 
 def _environment(step):
     @asynccontextmanager
-    async def environment(config: SoakConfig) -> AsyncIterator[LaunchStep]:
+    async def environment(config: SoakConfig, say) -> AsyncIterator[LaunchStep]:
+        say("fake environment ready")
         yield step
 
     return environment
@@ -93,7 +94,7 @@ def test_a_proxy_failure_prints_its_seed_and_exits_one(make_record, tmp_path: Pa
 
 def test_a_setup_failure_measures_nothing_and_exits_three(tmp_path: Path) -> None:
     @asynccontextmanager
-    async def broken(config: SoakConfig) -> AsyncIterator[LaunchStep]:
+    async def broken(config: SoakConfig, say) -> AsyncIterator[LaunchStep]:
         raise SoakSetupError("qms-mcp did not start: port in use")
         yield  # pragma: no cover
 
