@@ -1,0 +1,116 @@
+"""The 503-burst front on real loopback sockets (the socket is the point), and the fault translation."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import anyio
+import pytest
+
+from agentdock.harness.httpserver import reset_connection
+from agentdock.harness.soak_faults import LaunchFaults
+from agentdock.harness.soak_front import BurstFront
+from agentdock.harness.soak_launch import parse_mcp_list, toxics_for
+
+pytestmark = pytest.mark.anyio
+
+REQUEST = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+
+
+async def _upstream(seen: list[bytes], *, reset: bool = False) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        body = await reader.readexactly(5)
+        seen.append(head + body)
+        if reset:
+            reset_connection(writer)
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def _ask(port: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(REQUEST)
+    await writer.drain()
+    try:
+        return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_the_burst_connections_get_503_and_never_reach_the_server() -> None:
+    seen: list[bytes] = []
+    server = await _upstream(seen)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        BurstFront(listen_host="127.0.0.1", upstream=("127.0.0.1", port), after=1, burst=2) as front,
+    ):
+        with anyio.fail_after(10):
+            answers = [await _ask(front.port) for _ in range(4)]
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 503 Service Unavailable",
+        b"HTTP/1.1 503 Service Unavailable",
+        b"HTTP/1.1 200 OK",
+    ]
+    assert len(seen) == 2
+    assert seen[0].endswith(b"hello")
+    assert front.stats["answered_503"] == 2
+    assert front.stats["connections"] == 4
+
+
+async def test_a_reset_upstream_is_passed_on_to_the_client_as_a_reset() -> None:
+    seen: list[bytes] = []
+    server = await _upstream(seen, reset=True)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        BurstFront(listen_host="127.0.0.1", upstream=("127.0.0.1", port), after=0, burst=0) as front,
+    ):
+        with anyio.fail_after(10), pytest.raises(ConnectionResetError):
+            await _ask(front.port)
+    assert len(seen) == 1
+
+
+async def test_an_unreachable_upstream_closes_the_client_connection() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    async with BurstFront(
+        listen_host="127.0.0.1", upstream=("127.0.0.1", dead_port), after=0, burst=0
+    ) as front:
+        with anyio.fail_after(10):
+            assert await _ask(front.port) == b""
+    assert front.stats["upstream_failures"] == 1
+
+
+def test_no_faults_means_no_toxics() -> None:
+    assert toxics_for(LaunchFaults()) == []
+
+
+def test_flaky_faults_become_latency_and_resets_on_both_directions() -> None:
+    faults = LaunchFaults(latency_ms=20, jitter_ms=5, reset_probability=0.2, reset_after_bytes=100)
+    toxics = {t.name: t.to_dict() for t in toxics_for(faults)}
+    assert toxics["latency"]["attributes"] == {"latency_ms": 20, "jitter_ms": 5}
+    assert toxics["reset_upstream"]["stream"] == "upstream"
+    assert toxics["reset_downstream"]["stream"] == "downstream"
+    assert toxics["reset_upstream"]["toxicity"] == pytest.approx(0.1)
+    assert toxics["reset_downstream"]["attributes"]["after_bytes"] == 100
+
+
+def test_claude_mcp_list_output_is_read_per_server() -> None:
+    output = (
+        "Checking MCP server health…\n\n"
+        "qms: python3 /proxy/mcp_proxy.py http://host.docker.internal:1/mcp - ✓ Connected\n"
+        "git: http://host.docker.internal:2/mcp (HTTP) - ✘ Failed to connect — ECONNREFUSED\n"
+    )
+    verdict = parse_mcp_list(output)
+    assert verdict["qms"] is None
+    assert verdict["git"] is not None and "Failed to connect" in verdict["git"]
+    assert parse_mcp_list("Checking MCP server health…\n")["qms"] == "qms: not listed"
