@@ -328,7 +328,7 @@ COMMANDS: dict[str, CommandSpec] = {
             strict=True,
         ),
         CommandSpec("submodule", opts("q|quiet", "cached", "recursive"), strict=False, paths="paths"),
-        CommandSpec("worktree", opts("v|verbose", "porcelain", "z", "expire="), strict=True),
+        CommandSpec("worktree", opts("v|verbose", "porcelain", "z", "expire="), strict=False),
         CommandSpec("filter-branch", opts(), strict=False),
         CommandSpec("filter-repo", opts(), strict=False),
     )
