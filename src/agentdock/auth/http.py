@@ -183,7 +183,9 @@ def bind_sockets(hosts: Sequence[str], port: int) -> list[socket.socket]:
                 family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
             except ValueError:
                 family = socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
+            # listening socket says TCP, and without it every response waits ~40 ms for a delayed ACK.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))

@@ -119,3 +119,23 @@ def test_host_lists_split_commas_and_repeats_and_default_to_loopback() -> None:
     assert parse_hosts(["127.0.0.1,172.17.0.1", "172.17.0.1", "::1"]) == ["127.0.0.1", "172.17.0.1", "::1"]
     with pytest.raises(ValueError, match="empty host"):
         parse_hosts(["127.0.0.1,"])
+
+
+def test_bound_sockets_declare_tcp_so_asyncio_disables_nagle_on_connections() -> None:
+    import socket
+
+    from agentdock.auth.http import bind_sockets
+
+    sockets = bind_sockets(["127.0.0.1"], 0)
+    try:
+        # asyncio only sets TCP_NODELAY on accepted sockets whose listener has proto IPPROTO_TCP;
+        # without it every response waits for a ~40 ms delayed ACK.
+        assert sockets[0].proto == socket.IPPROTO_TCP
+        port = sockets[0].getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            conn, _ = sockets[0].accept()
+            with conn:
+                assert conn.proto == socket.IPPROTO_TCP
+    finally:
+        for sock in sockets:
+            sock.close()
