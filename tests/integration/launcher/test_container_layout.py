@@ -29,23 +29,27 @@ def _sh(container: Any, script: str, user: str = "") -> tuple[int, str]:
     return result.exit_code, result.output.decode("utf-8", "replace")
 
 
-def _spec(root: Path, agent: str, image: str) -> AgentContainerSpec:
+def _spec(
+    root: Path, agent: str, image: str, environment: dict[str, str] | None = None
+) -> AgentContainerSpec:
     uid, gid = container_ids()
     token = provision_token(root, agent)
-    return AgentContainerSpec(
-        layout=LayoutSpec(root, agent, token, qms_port=1, git_port=2), image=image, uid=uid, gid=gid
-    )
+    layout = LayoutSpec(root, agent, token, qms_port=1, git_port=2)
+    return AgentContainerSpec(layout=layout, image=image, uid=uid, gid=gid, environment=environment or {})
 
 
 def test_agent_sees_a_read_only_project_its_own_workspace_and_nothing_private(
     docker_client: Any, agent_image: str, qms_project: Path
 ) -> None:
     provision_token(qms_project, "bu")  # another agent's token exists and must stay invisible
-    spec = _spec(qms_project, "qa", agent_image)
+    spec = _spec(qms_project, "qa", agent_image, {"GH_TOKEN": "ghp_NotARealToken0123456789"})
     container = start_agent_container(docker_client, spec)
     try:
         wait_until_ready(container, 60)
         proj = "/acme"
+        logs = container.logs().decode()
+        assert "agentdock: ready" in logs and "gh:" in logs
+        assert "ghp_NotARealToken" not in logs
 
         code, out = _sh(container, f"touch {proj}/QMS/tampered")
         assert code != 0 and "Read-only file system" in out
