@@ -38,6 +38,9 @@ LOG_FILE_NAME = ".inbox-watcher.log"
 
 log = logging.getLogger("agentdock.inbox")
 
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
 _SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
@@ -133,7 +136,8 @@ def watch(settings: WatchSettings, environ: Mapping[str, str]) -> int:
     try:
         with PidFile(run / PID_FILE_NAME):
             if threading.current_thread() is threading.main_thread():
-                for signum in (signal.SIGTERM, signal.SIGINT):
+                # SIGHUP too: closing the watcher's terminal or tmux window must also clean up.
+                for signum in _STOP_SIGNALS:
                     restore[signum] = signal.signal(signum, lambda _s, _f: stop.set())
             config = WatcherConfig(
                 settings.project_root, settle_s=settings.settle_s, rescan_s=settings.rescan_s

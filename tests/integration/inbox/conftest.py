@@ -4,7 +4,12 @@ that collects what it announces, and a barrier that proves nothing more is comin
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import subprocess
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,3 +136,60 @@ def watcher(project: Project, announcements: Announcements) -> Iterator[InboxWat
     with InboxWatcher(WatcherConfig(project.root, settle_s=0.05, rescan_s=None), announcements) as running:
         project.barrier("qa")  # the watch is live and the initial scan is done
         yield running
+
+
+def poll_until(predicate: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    """For state with no event to wait on (a pane's text, a file another process removes):
+    check every 0.1 s, fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout_s}s for {what}")
+        time.sleep(0.1)
+
+
+class TmuxServer:
+    """A private tmux server (``tmux -L <socket>``) that tests drive and then kill."""
+
+    def __init__(self, socket: str) -> None:
+        self.command = ("tmux", "-L", socket)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args], capture_output=True, text=True, timeout=WAIT_S, check=check
+        )
+
+    def capture(self, target: str) -> str:
+        return self.run("capture-pane", "-p", "-J", "-S", "-", "-t", target).stdout
+
+    def wait_for_text(self, target: str, text: str, timeout_s: float = WAIT_S) -> str:
+        """Poll the pane (bounded) until ``text`` shows; there is no event to wait on."""
+        screens = [""]
+
+        def shown() -> bool:
+            screens[0] = self.capture(target)
+            return text in screens[0]
+
+        try:
+            poll_until(shown, f"{text!r} in {target}", timeout_s)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; pane:\n{screens[0]}") from None
+        return screens[0]
+
+    def send(self, target: str, line: str) -> None:
+        self.run("send-keys", "-t", target, "-l", line)
+        self.run("send-keys", "-t", target, "Enter")
+
+    def kill(self) -> None:
+        self.run("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux_server() -> Iterator[TmuxServer]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    server = TmuxServer(f"agentdock-test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -133,3 +133,42 @@ def test_task_file_names_are_recognised(name: str) -> None:
 )
 def test_editor_temp_and_other_files_are_not_task_files(name: str) -> None:
     assert not is_task_filename(name)
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "task_type", "workflow", "expected"),
+    [
+        ("CR-056", "REVIEW", "PRE_REVIEW", "[QA] New task: Review CR-056 (from claude)"),
+        (
+            "CR-056-VAR-001",
+            "APPROVAL",
+            "POST_APPROVAL",
+            "[QA] New task: Approve CR-056-VAR-001 (from claude)",
+        ),
+        ("SOP-010", "REVIEW", "REVIEW", "[QA] New task: Review SOP-010 (from claude)"),
+    ],
+)
+def test_task_files_the_qms_writes_parse_and_announce(
+    doc_id: str, task_type: str, workflow: str, expected: str
+) -> None:
+    from agentdock.qms import tasks as qms_tasks
+    from agentdock.qms.ids import parse_doc_id
+    from agentdock.qms.model import Version
+
+    version = Version.parse("0.10")
+    written = qms_tasks.Task(
+        task_id=f"task-{doc_id}-{workflow.lower()}-v{version.dashed}",
+        task_type=task_type,
+        workflow_type=workflow,
+        doc_id=doc_id,
+        title="Title: with a colon # and a hash",
+        responsible_user="qa",
+        assigned_by="claude",
+        assigned_date="2026-01-31T12:00:00.000000Z",
+        version=str(version),
+    )
+    name = qms_tasks.task_file_name(parse_doc_id(doc_id), workflow, version)
+    assert is_task_filename(name)
+    task = parse_task(qms_tasks.render_task(written), "qa")
+    assert format_announcement(task) == expected
+    assert (task.version, task.title) == ("0.10", "Title: with a colon # and a hash")
