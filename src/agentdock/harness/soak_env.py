@@ -137,7 +137,9 @@ def _check_bindable(address: str) -> None:
 
 
 def _git_init(root: Path) -> None:
-    """git-mcp serves a git working tree: make the throwaway project one, with a first commit."""
+    """git-mcp serves a git working tree: make the throwaway project one, unless ``qms init``/the launcher did."""
+    if (root / ".git").exists():
+        return
     git = shutil.which("git")
     if git is None:
         raise SoakSetupError("git is needed (git-mcp serves a git working tree)")
