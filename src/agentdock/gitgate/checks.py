@@ -6,7 +6,9 @@ They are plain functions so the rule table in ``policy.py`` reads as data.
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from pathlib import Path
 
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation
@@ -95,6 +97,11 @@ def git_dir(inv: Invocation, facts: RepoFacts) -> str | None:
     return None
 
 
+def _inside(real: str, root: Path) -> bool:
+    path = Path(real)
+    return path == root or root in path.parents
+
+
 def outside_project(inv: Invocation, facts: RepoFacts) -> str | None:
     loc = location(inv, facts)
     if loc.lexical is None or not (loc.real == facts.root or facts.root in loc.real.parents):
@@ -102,6 +109,8 @@ def outside_project(inv: Invocation, facts: RepoFacts) -> str | None:
     for spec in pathspecs(inv, facts):
         if spec.path is None:
             return f"pathspec {spec.raw!r} is outside the project root"
+        if not spec.wildcard and not _inside(os.path.realpath(facts.root / spec.path), facts.root):
+            return f"pathspec {spec.raw!r} leads outside the project root through a symbolic link"
     for use in inv.args.uses:
         if (
             use.is_file
@@ -230,6 +239,11 @@ def whole_tree(inv: Invocation, facts: RepoFacts) -> str | None:
     specs = pathspecs(inv, facts)
     if inv.command == "checkout" and inv.args.dashdash is not None:
         specs = specs[inv.args.dashdash :]
+    if specs and all(spec.exclude for spec in specs):
+        return (
+            f"{inv.command} with only exclusions ({specs[0].raw!r}) means the whole tree except them; "
+            "name files one by one"
+        )
     for spec in specs:
         if spec.path is None:
             continue
@@ -273,13 +287,13 @@ def history_rewrite(inv: Invocation, facts: RepoFacts) -> str | None:
     return None
 
 
-def ref_delete(inv: Invocation, facts: RepoFacts) -> str | None:
+def ref_rewrite(inv: Invocation, facts: RepoFacts) -> str | None:
     if inv.command in ("update-ref", "symbolic-ref") and (use := inv.args.first("delete", "stdin")):
         return f"{inv.command} {use.spelled} can delete references"
     if inv.command == "update-ref" and inv.args.positionals:
         ref = inv.args.positionals[0]
-        if ref.startswith("refs/heads/") and (pattern := matches_branch(ref, facts)):
-            return f"update-ref moves the protected branch {ref!r} (protected: {pattern})"
+        if ref.startswith(("refs/heads/", "refs/tags/", "refs/remotes/")) or ref in ("HEAD", "@"):
+            return f"update-ref {ref!r} moves a branch or tag regardless of its history; use branch/tag/merge"
     return None
 
 

@@ -89,12 +89,20 @@ class ChainResult:
         return self.planned[len(self.steps) :]
 
 
-def build_env(source: Mapping[str, str], root: Path) -> dict[str, str]:
-    """The environment every git step gets: allow-listed variables plus fixed settings."""
+def build_env(source: Mapping[str, str], root: Path, git_dir: Path | None = None) -> dict[str, str]:
+    """The environment every git step gets: allow-listed variables plus fixed settings.
+
+    ``GIT_DIR`` and ``GIT_WORK_TREE`` pin the project's repository, so ``-C`` only moves
+    the working directory: a repository nested in a writable folder (with its own
+    config, hooks or fsmonitor) is never discovered and never used.
+    """
+    root = root.resolve()
     env = {name: source[name] for name in ENV_ALLOWLIST if name in source}
     env.setdefault("PATH", os.defpath)
     env.update(_FIXED_ENV)
-    env["GIT_CEILING_DIRECTORIES"] = str(root.resolve().parent)
+    env["GIT_DIR"] = str(git_dir if git_dir is not None else root / ".git")
+    env["GIT_WORK_TREE"] = str(root)
+    env["GIT_CEILING_DIRECTORIES"] = str(root.parent)
     return env
 
 

@@ -23,7 +23,14 @@ from pathlib import Path, PurePosixPath
 from agentdock import paths
 from agentdock.gitgate.errors import ExecutionError
 
-__all__ = ["DEFAULT_PROTECTED_BRANCHES", "ProtectedPath", "RepoFacts", "load_facts", "normalise_protect"]
+__all__ = [
+    "DEFAULT_PROTECTED_BRANCHES",
+    "ProtectedPath",
+    "RepoFacts",
+    "load_facts",
+    "normalise_protect",
+    "repository_dir",
+]
 
 DEFAULT_PROTECTED_BRANCHES: tuple[str, ...] = ("main", "master")
 
@@ -59,6 +66,18 @@ def normalise_protect(root: Path, value: str) -> str:
     if text in ("", "."):
         raise ValueError("--protect cannot name the project root itself")
     return text
+
+
+def repository_dir(root: Path, env: Mapping[str, str]) -> Path:
+    """The project's git directory: ``<root>/.git``, or where a ``.git`` file points (worktrees)."""
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        return dot_git.resolve()
+    clean = {k: v for k, v in env.items() if not k.startswith("GIT_")}
+    text = _git(root, clean, "rev-parse", "--absolute-git-dir").strip()
+    if not text:
+        raise ExecutionError(f"{root} is not a git working tree")
+    return Path(text)
 
 
 def _git(root: Path, env: Mapping[str, str], *args: str) -> str:

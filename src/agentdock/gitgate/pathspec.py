@@ -36,6 +36,7 @@ class Pathspec:
     path: str | None  #: posix path relative to the project root ("" is the root); None when outside
     magic: frozenset[str]
     wildcard: bool
+    base: str = ""  #: the directory relative pathspecs were resolved from
 
     @property
     def exclude(self) -> bool:
@@ -81,7 +82,7 @@ def parse_pathspec(raw: str, cwd: str, root: str, *, literal: bool = False, icas
     if path is not None and (path == ".." or path.startswith("../")):
         path = None
     wildcard = not literal and "literal" not in magic and any(c in rest for c in _WILDCARDS)
-    return Pathspec(raw=raw, path=path, magic=magic, wildcard=wildcard)
+    return Pathspec(raw=raw, path=path, magic=magic, wildcard=wildcard, base=cwd)
 
 
 def _fold(text: str, icase: bool) -> str:
@@ -127,6 +128,10 @@ def reaches_protected(
     """The first (pathspec, protected path) pair where one reaches the other, else None."""
     specs = list(specs)
     protected = tuple(protected)
+    if specs and all(spec.exclude for spec in specs):
+        # git reads "only exclusions" as "everything in the current directory except them"
+        here = specs[0].base
+        specs.append(Pathspec(raw=f"(implicit {here or '.'})", path=here, magic=frozenset(), wildcard=False))
     excluded = {
         entry.path
         for spec in specs

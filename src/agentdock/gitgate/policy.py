@@ -300,16 +300,16 @@ RULES: tuple[Rule, ...] = (
         (),
     ),
     Rule(
-        "ref-delete",
-        "no update-ref/symbolic-ref -d or --stdin; no update-ref of a protected branch",
-        checks.ref_delete,
+        "ref-rewrite",
+        "no update-ref/symbolic-ref -d or --stdin; no update-ref of branches, tags or HEAD",
+        checks.ref_rewrite,
         (
             "update-ref -d refs/heads/x",
             "update-ref --stdin",
             "symbolic-ref -d HEAD",
             "update-ref refs/heads/main HEAD~1",
         ),
-        ("update-ref refs/heads/topic HEAD",),
+        ("update-ref refs/agentdock/mark HEAD",),
     ),
     Rule(
         "reflog-expire",

@@ -30,9 +30,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, INVALID_REQUEST, CallToolResult, TextContent, ToolAnnotations
 
 from agentdock import paths
-from agentdock.gitgate.errors import ConfigError
+from agentdock.gitgate.errors import ConfigError, ExecutionError
 from agentdock.gitgate.executor import ExecLimits, build_env
-from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect
+from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect, repository_dir
 from agentdock.gitgate.gateway import GateConfig, GitGateway, render
 from agentdock.gitgate.policy import explain
 
@@ -167,9 +167,13 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     audit = args.audit_file or paths.run_dir(root) / "git-mcp-audit.jsonl"
+    try:
+        git_dir = repository_dir(root, environ)
+    except ExecutionError as exc:
+        raise ConfigError(str(exc)) from exc
     config = GateConfig(
         root=root,
-        env=build_env(environ, root),
+        env=build_env(environ, root, git_dir),
         protect=protect,
         protected_branches=(*DEFAULT_PROTECTED_BRANCHES, *args.protect_branch),
         limits=ExecLimits(timeout_s=args.timeout, max_output_bytes=args.max_output),

@@ -71,7 +71,7 @@ async def test_git_sees_only_the_allow_listed_environment(scratch: ScratchRepo, 
         assert seen["GIT_TERMINAL_PROMPT"] == "0"
         assert seen["GIT_SEQUENCE_EDITOR"] == "true" and seen["PAGER"] == "cat"
         assert "AWS_SECRET_ACCESS_KEY" not in seen
-        assert seen.get("GIT_DIR") in (None, ".git")  # git sets its own for hooks; ours was dropped
+        assert seen["GIT_DIR"] == str(scratch.root.resolve() / ".git")  # pinned; the caller's was dropped
         assert seen["HOME"] == scratch.env["HOME"]
     finally:
         hook.unlink()
@@ -106,6 +106,36 @@ def test_build_env_is_an_allow_list_with_fixed_git_settings(tmp_path: Path) -> N
         {"PATH": "/bin", "HOME": "/h", "GIT_DIR": "/x", "SECRET": "s", "LD_PRELOAD": "x"}, tmp_path
     )
     assert env["PATH"] == "/bin" and env["HOME"] == "/h"
-    assert "GIT_DIR" not in env and "SECRET" not in env and "LD_PRELOAD" not in env
+    assert env["GIT_DIR"] == os.fspath(tmp_path.resolve() / ".git") and env["GIT_WORK_TREE"] == os.fspath(
+        tmp_path.resolve()
+    )
+    assert "SECRET" not in env and "LD_PRELOAD" not in env
     assert env["GIT_TERMINAL_PROMPT"] == "0"
     assert env["GIT_CEILING_DIRECTORIES"] == os.fspath(tmp_path.resolve().parent)
+
+
+@pytest.mark.anyio
+async def test_a_repository_nested_in_a_writable_folder_is_never_used(
+    scratch: ScratchRepo, facts: RepoFacts
+) -> None:
+    """An agent can write its workspace: a repo there with its own fsmonitor must not run on the host."""
+    nested = scratch.root / ".claude" / "users" / "claude" / "workspace" / "trap"
+    marker = scratch.root.parent / "pwned"
+    nested.mkdir(parents=True)
+    scratch.git("init", "-q", cwd=nested)
+    with (nested / ".git" / "config").open("a") as fh:
+        fh.write(f"[core]\n\tfsmonitor = touch {marker}\n[alias]\n\tstatus = !touch {marker}\n")
+    env = build_env(scratch.env, scratch.root)
+    result = await run_chain(
+        judge(
+            "-C .claude/users/claude/workspace/trap status --short && -C .claude/users/claude/workspace/trap "
+            "rev-parse --show-toplevel",
+            facts,
+        ),
+        scratch.root,
+        env,
+        ExecLimits(),
+    )
+    assert result.ok, result
+    assert not marker.exists()
+    assert result.steps[1].stdout.strip() == str(scratch.root.resolve())
