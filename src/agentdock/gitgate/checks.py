@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation
-from agentdock.gitgate.pathspec import reaches_protected
+from agentdock.gitgate.pathspec import Pathspec, reaches_protected
 from agentdock.gitgate.views import location, matches_branch, pathspecs, push_target, refspec, resolve_file
 
 # --- global options -----------------------------------------------------------------------------
@@ -132,8 +132,13 @@ def protected_path(inv: Invocation, facts: RepoFacts) -> str | None:
             for path in {loc.lexical, here.path or ""}:
                 if path and (path == entry.path or path.startswith(entry.path + "/")):
                     return f"-C leads into the {entry.describe()}"
-    ancestors = inv.command in _RECURSIVE or (inv.command == "add" and inv.args.has("force"))
-    hit = reaches_protected(pathspecs(inv, facts), facts.protected, ancestors=ancestors)
+    add_force = inv.command == "add" and inv.args.has("force")
+    ancestors = inv.command in _RECURSIVE or add_force
+    specs = pathspecs(inv, facts)
+    if add_force and not specs and inv.args.has("all"):
+        cwd = loc.lexical or ""
+        specs = [Pathspec(raw="(all)", path=cwd, magic=frozenset(), wildcard=False, base=cwd)]
+    hit = reaches_protected(specs, facts.protected, ancestors=ancestors)
     if hit is not None:
         spec, entry = hit
         how = "contains" if ancestors and entry.path.startswith((spec.path or "") + "/") else "reaches"
@@ -170,8 +175,10 @@ def remote_delete(inv: Invocation, facts: RepoFacts) -> str | None:
         return None
     if inv.args.has("prune"):
         return f"{inv.args.spelled('prune')} deletes remote branches that have no local counterpart"
-    refs = push_target(inv)[1]
+    repos, refs = push_target(inv)
     deleting = inv.args.has("delete")
+    if "." in repos and (deleting or any(refspec(r).deletes for r in refs)):
+        return "deleting a local branch with push to '.' skips the merge check; use 'git branch -d'"
     for raw in refs:
         spec = refspec(raw)
         target = spec.src if deleting else (spec.dst if spec.deletes else None)
@@ -431,7 +438,7 @@ def _lookalike(word: str) -> bool:
         return False
     if word[0] in _DASHES or word[0] in _PLUSES:
         return True
-    if any(unicodedata.category(c) == "Cf" for c in word):
+    if any(unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp") for c in word):
         return True
     normal = unicodedata.normalize("NFKC", word)
     return normal != word and normal[:1] in ("-", "+", ":", "^")

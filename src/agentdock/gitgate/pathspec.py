@@ -17,8 +17,8 @@ pathspecs of the same command.
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,7 +26,7 @@ from agentdock.gitgate.facts import ProtectedPath
 
 __all__ = ["Pathspec", "parse_pathspec", "reaches_protected"]
 
-_WILDCARDS = "*?["
+_WILDCARDS = "*?[\\"
 _SHORT_MAGIC = {"/": "top", "!": "exclude", "^": "exclude"}
 
 
@@ -85,38 +85,84 @@ def parse_pathspec(raw: str, cwd: str, root: str, *, literal: bool = False, icas
     return Pathspec(raw=raw, path=path, magic=magic, wildcard=wildcard, base=cwd)
 
 
-def _fold(text: str, icase: bool) -> str:
-    return text.lower() if icase else text
+def _wildmatch(pattern: str) -> re.Pattern[str]:
+    """git's wildmatch without ``WM_PATHNAME`` (``*`` and ``?`` match ``/`` too; ``\\`` escapes)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] in "!^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                close = pattern.find(":]", j + 2) if pattern.startswith("[:", j) else -1
+                j = close + 2 if close >= 0 else j + 1
+            if j >= len(pattern):
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : j]
+                negate = body[:1] in ("!", "^")
+                body = body[1:] if negate else body
+                out.append(
+                    "."
+                    if "[:" in body or not body
+                    else "[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]"
+                )
+                i = j + 1
+                continue
+        else:
+            out.append(re.escape(char))
+        i += 1
+    try:
+        return re.compile("".join(out), re.DOTALL | re.IGNORECASE)
+    except re.error:
+        return re.compile(".*", re.DOTALL)  # a pattern we cannot read is assumed to match everything
+
+
+def _literal_prefix(pattern: str) -> str:
+    for i, char in enumerate(pattern):
+        if char in _WILDCARDS:
+            return pattern[:i]
+    return pattern
 
 
 def _probe_inside(pattern: str, target: str) -> bool:
-    """Whether a wildcard pattern can match something inside ``target`` (a heuristic probe)."""
-    literal_prefix = pattern
-    for i, char in enumerate(pattern):
-        if char in _WILDCARDS:
-            literal_prefix = pattern[:i]
-            break
-    if literal_prefix.startswith(target + "/"):
+    """Whether a wildcard pattern can match something inside ``target`` (a probing heuristic)."""
+    prefix = _literal_prefix(pattern).lower()
+    if prefix.startswith(target + "/"):
         return True
-    if not (target + "/").startswith(literal_prefix) and not literal_prefix.startswith(target):
+    if not (target + "/").startswith(prefix) and not prefix.startswith(target):
         return False
-    tail = pattern[len(literal_prefix) :]
-    probe_tail = "".join("x" if c in "?*" else c for c in tail.replace("[", "").replace("]", ""))
+    tail = pattern[len(prefix) :]
+    probe_tail = "".join("x" if c in "?*" else c for c in tail if c not in "[]\\")
+    regex = _wildmatch(pattern)
     probes = [f"{target}/{probe_tail}", f"{target}/x/{probe_tail}", f"{target}/x"]
-    return any(fnmatch.fnmatchcase(p, pattern) for p in probes)
+    return any(regex.fullmatch(p) for p in probes)
 
 
 def _reaches(spec: Pathspec, entry: ProtectedPath, ancestors: bool) -> bool:
+    """Compared case-insensitively always: on a case-insensitive file system git does too."""
     assert spec.path is not None
-    icase = spec.icase
-    path = _fold(spec.path.rstrip("/"), icase)
-    target = _fold(entry.path, icase)
+    path = spec.path.rstrip("/")
+    target = entry.path.lower()
     if spec.wildcard:
-        if fnmatch.fnmatchcase(target, path):
+        if _wildmatch(path).fullmatch(target):
             return True
         if entry.kind == "protected" or ancestors:
             return _probe_inside(path, target)
         return False
+    path = path.lower()
     if path == target or path.startswith(target + "/"):
         return True
     return ancestors and (path == "" or target.startswith(path + "/"))
@@ -137,7 +183,8 @@ def reaches_protected(
         for spec in specs
         if spec.exclude and spec.path is not None and not spec.wildcard
         for entry in protected
-        if spec.path in ("", entry.path) or entry.path.startswith(spec.path + "/")
+        if spec.path.lower() in ("", entry.path.lower())
+        or entry.path.lower().startswith(spec.path.lower() + "/")
     }
     for spec in specs:
         if spec.exclude or spec.path is None:

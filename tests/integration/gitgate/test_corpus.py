@@ -48,6 +48,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("push origin --del main", "remote-delete"),
     ("push origin :refs/heads/main", "remote-delete"),
     ("push --prune origin", "remote-delete"),
+    ("push . :feature", "remote-delete"),
+    ("push --delete . feature", "remote-delete"),
     # look-alikes and invisible characters
     ("push origin \u2010\u2010force", "unicode-lookalike"),
     ("push origin \uff0d\uff0dforce", "unicode-lookalike"),
@@ -57,6 +59,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("push origin --for\u0441e", "unicode-lookalike"),
     ("status\u200b", "unicode-lookalike"),
     ("push origin \u200b+main", "unicode-lookalike"),
+    ("push origin\u00a0-f", "unicode-lookalike"),
     # destroying uncommitted work
     ("reset --hard", "reset-destructive"),
     ("reset --hard origin/main", "reset-destructive"),
@@ -198,6 +201,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("add 'vendor/l*'", "protected-path"),
     ("add 'vendor/*'", "protected-path"),
     ("add ':(icase)VENDOR/LIB'", "protected-path"),
+    ("add VENDOR/LIB", "protected-path"),
+    ("add 'vendor/li\\b'", "protected-path"),
+    ("add 'vendor/[l]ib'", "protected-path"),
+    ("add -f -A", "protected-path"),
     ("rm -r vendor", "protected-path"),
     ("rm -r ':!src'", "protected-path"),
     ("-C vendor rm -r --cached ':^README.md'", "protected-path"),

@@ -63,9 +63,21 @@ def test_patterns_reach_inside_protected_directories_but_not_inside_submodules()
     assert reaches_protected([parse_pathspec("*.md", "", ROOT)], [SUB, PRIVATE]) is None
 
 
-def test_case_insensitive_magic_is_compared_case_insensitively() -> None:
-    assert reaches_protected([parse_pathspec(":(icase)VENDOR/LIB", "", ROOT)], [SUB]) is not None
-    assert reaches_protected([parse_pathspec("VENDOR/LIB", "", ROOT)], [SUB]) is None
+@pytest.mark.parametrize("raw", [":(icase)VENDOR/LIB", "VENDOR/LIB", "Vendor/L*"])
+def test_protected_paths_are_compared_case_insensitively_as_on_case_insensitive_file_systems(
+    raw: str,
+) -> None:
+    assert reaches_protected([parse_pathspec(raw, "", ROOT)], [SUB]) is not None
+
+
+@pytest.mark.parametrize(
+    "raw", ["vendor/li\\b", "vendor/[l]ib", "vendor/[!x]ib", "vendor/[[:alpha:]]ib", "vendor/li[b"]
+)
+def test_backslash_escapes_and_bracket_classes_are_wildcards_as_in_git(raw: str) -> None:
+    spec = parse_pathspec(raw, "", ROOT)
+    assert spec.wildcard
+    expected = raw != "vendor/li[b"  # an unterminated bracket is a literal '[' in git
+    assert (reaches_protected([spec], [SUB]) is not None) is expected
 
 
 def test_an_exclude_pathspec_takes_the_protected_path_out_of_a_wildcard() -> None:
