@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from agentdock import paths
@@ -109,3 +109,31 @@ def test_a_project_root_that_is_not_a_repository_is_a_clear_startup_error(tmp_pa
     )
     assert done.returncode == 2
     assert "not a git working tree" in done.stderr
+
+
+@pytest.mark.anyio
+async def test_over_stdio_the_caller_is_the_configured_user(scratch: ScratchRepo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    audit = tmp_path / "stdio-audit.jsonl"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "agentdock.gitgate.server",
+            "--transport",
+            "stdio",
+            "--project-root",
+            str(scratch.root),
+            "--user",
+            "qa",
+            "--audit-file",
+            str(audit),
+        ],
+        env={**scratch.env, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )
+    async with Client(params) as client:
+        ok = await client.call_tool(TOOL_NAME, {"command": "log -1 --format=%s"})
+        refused = await client.call_tool(TOOL_NAME, {"command": "branch -D feature"})
+    assert not ok.is_error
+    assert refused.is_error and refused.content[0].text.startswith("refused [branch-force]")  # type: ignore[union-attr]
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["agent"], r["outcome"]) for r in records] == [("qa", "ok"), ("qa", "refused")]
