@@ -59,6 +59,7 @@ from agentdock.proxy.messages import (
     is_valid_message,
     kind_of,
     method_class,
+    modern_version_of,
 )
 from agentdock.proxy.retry import AttemptLog, Backoff, Decision, call_with_retries, decide, failure_of
 from agentdock.proxy.transport import Upstream
@@ -96,6 +97,7 @@ class _Pending:
     client_cancelled: bool = False
     shutdown: bool = False
     done: anyio.Event = field(default_factory=anyio.Event)
+    init_done: anyio.Event | None = None
 
 
 def _key(request_id: RequestId) -> tuple[type, RequestId]:
@@ -136,6 +138,8 @@ class Bridge:
         self._reader_scope = anyio.CancelScope()
         self._listen_scope: anyio.CancelScope | None = None
         self._closing = False
+        self._init_done: anyio.Event | None = None
+        """Set when the client's initialize completes; later session requests wait for it (pipelining)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -234,6 +238,9 @@ class Bridge:
             scope=anyio.CancelScope(deadline=now + self.config.max_time_s),
             reply=reply,
         )
+        if pending.method == "initialize":
+            # Registered now, before the task runs, so lines read next already see it.
+            pending.init_done = self._init_done = anyio.Event()
         self._pending[key] = pending
         tg.start_soon(self._run_request, message, raw, pending)
 
@@ -318,10 +325,37 @@ class Bridge:
         method = pending.method
         keyed = self.config.idempotency_keys and method == "tools/call"
         idempotency_key = self._new_key() if keyed else None
-        if method == "initialize":
+        init_done = pending.init_done
+        if init_done is not None:
             self._init_request = copy.deepcopy(message)
             self.upstream.session_id = None
             self.upstream.protocol_version = None
+        else:
+            await self._await_initialize(message)
+        try:
+            return await self._exchange_inner(
+                message, raw, pending, record, keyed=keyed, idempotency_key=idempotency_key
+            )
+        finally:
+            if init_done is not None:
+                init_done.set()
+
+    async def _await_initialize(self, message: Message) -> None:
+        """A session request pipelined behind an unfinished initialize waits for its session id."""
+        if self._init_done is not None and modern_version_of(message) is None:
+            await self._init_done.wait()
+
+    async def _exchange_inner(
+        self,
+        message: Message,
+        raw: bytes,
+        pending: _Pending,
+        record: AttemptLog,
+        *,
+        keyed: bool,
+        idempotency_key: str | None,
+    ) -> Message:
+        method = pending.method
         recoveries = 0
 
         async def attempt() -> Message:
@@ -481,6 +515,7 @@ class Bridge:
                 return  # 2026-07-28: closing the response stream is the cancellation
         if method == "notifications/initialized":
             # Inline, so no request overtakes it; then the server may talk on the GET stream.
+            await self._await_initialize(message)
             await self._post_quietly(message, raw, MethodClass.NOTIFICATION)
             self._ensure_listening()
             return

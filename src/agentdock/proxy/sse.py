@@ -44,7 +44,8 @@ class SSEDecoder:
     def __init__(self, *, max_event_bytes: int | None = None) -> None:
         self._max = max_event_bytes
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""  # an incomplete line carried over from the previous chunk
+        self._pieces: list[str] = []  # an incomplete line carried over from earlier chunks
+        self._pieces_size = 0
         self._after_cr = False  # the previous chunk ended in CR: a leading LF belongs to it
         self._started = False  # the BOM check happens once, on the first characters
         self._data: list[str] = []
@@ -60,7 +61,7 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         """Flush at end of stream. Per the standard, an event without its terminating blank line is dropped."""
         self._feed_text(self._decoder.decode(b"", final=True))
-        self._pending = ""
+        self._pieces, self._pieces_size = [], 0
         self._reset_event()
         return []
 
@@ -73,8 +74,19 @@ class SSEDecoder:
         if self._after_cr and text.startswith("\n"):
             text = text[1:]
         self._after_cr = False
+        if "\n" not in text and "\r" not in text:
+            # No line end: keep the piece; joining now would copy a long line once per chunk.
+            self._pieces.append(text)
+            self._pieces_size += len(text)
+            self._check_size(self._pieces_size)
+            return []
         events: list[SSEEvent] = []
-        buffer = self._pending + text
+        if self._pieces:
+            self._pieces.append(text)
+            buffer = "".join(self._pieces)
+            self._pieces, self._pieces_size = [], 0
+        else:
+            buffer = text
         start = 0
         length = len(buffer)
         while start < length:
@@ -93,10 +105,15 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
             start = nxt
-        self._pending = buffer[start:]
-        if self._max is not None and len(self._pending) + self._data_size > self._max:
-            raise SSEEventTooLarge(f"SSE event larger than {self._max} bytes")
+        rest = buffer[start:]
+        self._pieces = [rest] if rest else []
+        self._pieces_size = len(rest)
+        self._check_size(self._pieces_size)
         return events
+
+    def _check_size(self, pending: int) -> None:
+        if self._max is not None and pending + self._data_size > self._max:
+            raise SSEEventTooLarge(f"SSE event larger than {self._max} bytes")
 
     def _line(self, line: str) -> SSEEvent | None:
         if not line:

@@ -427,3 +427,30 @@ async def test_a_16_mib_request_and_result_pass_through_intact(bridge_runner: An
     msg = rpc.request(1, "tools/call", {"name": "store", "arguments": {"blob": payload}})
     h = await bridge_runner.run(handler, [rpc.line(msg)])
     assert h.sink.messages[0]["result"]["content"][0]["text"] == payload
+
+
+async def test_requests_pipelined_behind_initialize_wait_for_its_session(
+    bridge_runner: Any, rpc: Any
+) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method in ("GET", "DELETE"):
+            return httpx.Response(405)
+        body = body_of(request)
+        if body.get("method") == "initialize":
+            await anyio.sleep(0.05)  # slow enough for the pipelined lines to arrive first
+            return rpc.json_response(rpc.init_result(body["id"]), headers={"Mcp-Session-Id": "s-7"})
+        if request.headers.get("mcp-session-id") != "s-7":
+            return httpx.Response(
+                400, json={"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no session"}}
+            )
+        if "id" not in body:
+            return httpx.Response(202)
+        return rpc.json_response(rpc.result(body["id"], {}))
+
+    lines = [rpc.line(rpc.initialize(0)), rpc.line(rpc.initialized())] + [
+        rpc.line(rpc.request(i, "tools/call")) for i in range(1, 4)
+    ]
+    h = await bridge_runner.run(handler, lines)
+    assert sorted(m["id"] for m in h.sink.messages) == [0, 1, 2, 3]
+    assert all("error" not in m for m in h.sink.messages)
+    assert h.seen.requests[1].headers["mcp-session-id"] == "s-7"
