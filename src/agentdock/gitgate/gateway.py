@@ -1,6 +1,7 @@
 """The gateway: judge a command for a caller, run it, record who ran what, render the answer.
 
-Transport-free: the MCP server (``server.py``) calls :meth:`GitGateway.execute`
+Chains run one at a time (a lock around execution), so two agents' commands never
+interleave inside one repository.  Transport-free: the MCP server (``server.py``) calls :meth:`GitGateway.execute`
 with the command and the caller's identity (from the bearer token over HTTP),
 and turns the :class:`Outcome` into a tool result.
 """
@@ -77,6 +78,8 @@ class GitGateway:
         self._facts = facts_loader
         self._clock = clock
         self._audit_lock = threading.Lock()
+        #: one chain at a time: another agent's steps never land between ``add`` and ``commit``
+        self._run_lock = anyio.Lock()
 
     async def execute(self, command: str, agent: str) -> Outcome:
         facts = await anyio.to_thread.run_sync(self._facts, self.config, agent)
@@ -85,7 +88,8 @@ class GitGateway:
         except Refused as refused:
             outcome = Outcome(agent=agent, command=command, refused=refused)
         else:
-            result = await run_chain(invocations, self.config.root, self.config.env, self.config.limits)
+            async with self._run_lock:
+                result = await run_chain(invocations, self.config.root, self.config.env, self.config.limits)
             outcome = Outcome(agent=agent, command=command, result=result)
         self._record(outcome)
         return outcome

@@ -139,3 +139,33 @@ async def test_a_repository_nested_in_a_writable_folder_is_never_used(
     assert result.ok, result
     assert not marker.exists()
     assert result.steps[1].stdout.strip() == str(scratch.root.resolve())
+
+
+@pytest.mark.anyio
+async def test_chains_from_concurrent_callers_never_interleave(scratch: ScratchRepo, tmp_path: Path) -> None:
+    from agentdock.gitgate.gateway import GateConfig, GitGateway
+
+    hook = _hook(scratch, "pre-commit", "sleep 0.2\n")
+    try:
+        gateway = GitGateway(GateConfig(root=scratch.root, env=build_env(scratch.env, scratch.root)))
+        outcomes = []
+
+        async def run(agent: str) -> None:
+            outcomes.append(
+                await gateway.execute(
+                    f"commit --allow-empty -m {agent}-1 && commit --allow-empty -m {agent}-2", agent
+                )
+            )
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run, "claude")
+                tg.start_soon(run, "qa")
+        assert all(o.ok for o in outcomes), outcomes
+        subjects = scratch.git("log", "-4", "--format=%s").split()
+        assert subjects in (
+            ["qa-2", "qa-1", "claude-2", "claude-1"],
+            ["claude-2", "claude-1", "qa-2", "qa-1"],
+        )
+    finally:
+        hook.unlink()
