@@ -182,11 +182,13 @@ def _setup(
         rebuild=settings.rebuild,
     )
     say(f"image {image.tag}: {'built, ' + image.reason if image.built else 'up to date'}")
+    # Pin the image by id: another process rebuilding the tag mid-run must not change what we measure.
+    image_id = str(client.images.get(image.tag).id)
     env = SoakEnvironment(
         client=client,
         root=root,
         gateway=gateway,
-        image=image.tag,
+        image=image_id,
         uid=uid,
         gid=gid,
         ports=ports,
@@ -197,7 +199,10 @@ def _setup(
         _pool=list(reversed(agents)),
         _pool_ready=anyio.Semaphore(len(agents)),
     )
-    env.notes.append(f"image {image.tag} ({image.inputs_hash[:12]}), bridge gateway {gateway}")
+    env.notes.append(
+        f"image {image.tag} = {image_id[:19]} (inputs {image.inputs_hash[:12]}), bridge gateway {gateway}"
+    )
+    say(env.notes[-1])
     return env
 
 

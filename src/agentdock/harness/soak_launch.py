@@ -135,11 +135,11 @@ class _Path:
         if self.failed_step is None:
             self.failed_step, self.error = step, error[:2000]
 
-    def result(self) -> PathResult:
+    def result(self, redact: Callable[[str], str]) -> PathResult:
         return PathResult(
             ok=self.failed_step is None,
             failed_step=self.failed_step,
-            error=self.error,
+            error=None if self.error is None else redact(self.error),
             first_response_ms=self.first_response_ms,
             steps_ms=self.steps_ms,
         )
@@ -305,6 +305,9 @@ class RealLaunch:
                 labels={"io.agentdock.soak": self.run_id},
             )
             name = spec.name or ""
+            # Registered before the start: a launch cancelled while docker creates the container
+            # (Ctrl-C, the launch bound) still removes it, by name.
+            stack.push_async_callback(_remove_named, self.env.client, name)
             try:
                 t0 = time.perf_counter()
                 container = await anyio.to_thread.run_sync(start_agent_container, self.env.client, spec)
@@ -316,8 +319,6 @@ class RealLaunch:
                 logs = getattr(exc, "logs", "")
                 if logs:
                     evidence["container_logs"] = clip_evidence(logs)
-            if container is not None:
-                stack.push_async_callback(_remove, container)
             if infra_error is None:
                 overlay_file = paths.state_dir(self.env.root) / "overlays" / agent / "mcp.json"
                 overlay = json.loads(overlay_file.read_text(encoding="utf-8"))
@@ -337,7 +338,10 @@ class RealLaunch:
 
                     await self._with_restart(plan.faults, proxy_body)
                     await self._with_restart(plan.faults, direct_body)
-                    paths_out = {"proxy": proxy_path.result(), "direct": direct_path.result()}
+                    paths_out = {
+                        "proxy": proxy_path.result(self.redact),
+                        "direct": direct_path.result(self.redact),
+                    }
                     if proxy_path.failed_step or direct_path.failed_step:
                         evidence["proxy_stderr"] = clip_evidence(
                             errlog.read_text() if errlog.exists() else ""
@@ -366,12 +370,37 @@ class RealLaunch:
                 "observed": observed,
                 "server_restarts_so_far": self.env.restarts,
             },
-            evidence=evidence,
+            evidence={key: self.redact(text) for key, text in evidence.items()},
         )
 
+    def redact(self, text: str) -> str:
+        """Bearer tokens never reach the report (``claude mcp list`` prints the proxy's arguments)."""
+        for token in self.env.tokens.values():
+            text = text.replace(token, "<token>")
+        return text
 
-async def _remove(container: Any) -> None:
-    await anyio.to_thread.run_sync(remove_container, container)
+
+async def _remove_named(client: Any, name: str) -> None:
+    def remove() -> None:
+        try:
+            container = client.containers.get(name)
+        except Exception:  # docker.errors.NotFound (never started) and transport errors
+            return
+        remove_container(container)
+
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(remove)
+
+
+def _sweep(client: Any, run_id: str) -> int:
+    """Remove every container this run labelled (leftovers of launches cut short)."""
+    try:
+        found = client.containers.list(all=True, filters={"label": f"io.agentdock.soak={run_id}"})
+    except Exception:  # docker.errors.DockerException and transport errors
+        return 0
+    for container in found:
+        remove_container(container)
+    return len(found)
 
 
 def _logs(container: Any) -> str:
@@ -385,5 +414,12 @@ def _logs(container: Any) -> str:
 async def docker_environment(config: SoakConfig, say: Callable[[str], None]) -> AsyncIterator[LaunchStep]:
     """Set up the shared parts (project, servers, image) and yield the real launch step."""
     settings = EnvironmentSettings(workers=config.workers)
+    run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
     async with open_environment(settings, say) as env:
-        yield RealLaunch(env, run_id=f"{config.seed:x}-{int(time.time()) % 100000}")
+        try:
+            yield RealLaunch(env, run_id=run_id)
+        finally:
+            with anyio.CancelScope(shield=True):
+                left = await anyio.to_thread.run_sync(_sweep, env.client, run_id)
+            if left:
+                say(f"removed {left} container(s) left by interrupted launches")

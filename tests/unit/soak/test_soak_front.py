@@ -114,3 +114,16 @@ def test_claude_mcp_list_output_is_read_per_server() -> None:
     assert verdict["qms"] is None
     assert verdict["git"] is not None and "Failed to connect" in verdict["git"]
     assert parse_mcp_list("Checking MCP server health…\n")["qms"] == "qms: not listed"
+
+
+def test_bearer_tokens_are_redacted_from_what_a_launch_records() -> None:
+    from types import SimpleNamespace
+
+    from agentdock.harness.soak_launch import RealLaunch
+
+    step = RealLaunch(SimpleNamespace(tokens={"claude": "adk_secret1", "qa": "adk_secret2"}), run_id="r")  # type: ignore[arg-type]
+    line = "qms: python3 /proxy/mcp_proxy.py URL --header Authorization=Bearer adk_secret2 - ✘ Failed"
+    assert (
+        step.redact(line)
+        == "qms: python3 /proxy/mcp_proxy.py URL --header Authorization=Bearer <token> - ✘ Failed"
+    )
