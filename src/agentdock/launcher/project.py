@@ -94,15 +94,40 @@ def _git_toplevel(cwd: Path) -> Path | None:
 def init_demo_project(
     root: Path, *, run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
 ) -> None:
-    """Create a QMS project at ``root`` with ``qms init --root ROOT`` (the default agents)."""
+    """Create a QMS project at ``root``: ``qms init --root ROOT`` (the default agents), then a git
+    repository with one commit, since git-mcp serves a working tree."""
     root.mkdir(parents=True, exist_ok=True)
-    argv = [*find_console_script("qms"), "init", "--root", str(root)]
-    try:
-        done = run(argv, capture_output=True, text=True, timeout=120, check=False, env=child_env())
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"`qms init --root {root}` could not run: {exc}") from exc
-    if done.returncode != 0:
-        raise ConfigError(f"`qms init --root {root}` failed ({done.returncode}): {done.stderr.strip()}")
+    git = shutil.which("git")
+    if git is None:
+        raise ConfigError("git is not installed; the demo project is a git repository (apt install git)")
+    identity = ["-c", "user.name=agentdock", "-c", "user.email=agentdock@localhost"]
+    steps = [
+        [*find_console_script("qms"), "init", "--root", str(root)],
+        [git, "init", "--quiet", str(root)],
+        [git, "-C", str(root), "add", "--all"],
+        [
+            git,
+            "-C",
+            str(root),
+            *identity,
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            "QMS project (qms init)",
+        ],
+    ]
+    for index, argv in enumerate(steps):
+        if index == 1:  # agentdock's private state (token hashes, run folder, overlays) stays out of git
+            with open(root / ".gitignore", "a", encoding="utf-8") as ignore:
+                ignore.write(".agentdock/\n")
+        shown = " ".join([Path(argv[0]).name, *argv[1:]])
+        try:
+            done = run(argv, capture_output=True, text=True, timeout=120, check=False, env=child_env())
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError(f"`{shown}` could not run: {exc}") from exc
+        if done.returncode != 0:
+            raise ConfigError(f"`{shown}` failed ({done.returncode}): {done.stderr.strip()}")
 
 
 def resolve_project_root(

@@ -45,9 +45,15 @@ def qms_project(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
 def free_port() -> Callable[[], int]:
     """A function returning a port that was free on 127.0.0.1 a moment ago (servers bind it next)."""
 
+    given: set[int] = set()
+
     def pick() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+        while True:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+            if port not in given:
+                given.add(port)
+                return port
 
     return pick

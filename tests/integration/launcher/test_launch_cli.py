@@ -141,7 +141,14 @@ class _Lines:
     def __init__(self, stream: Any) -> None:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+        self.stream = stream
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """After the child exited: let the reader reach EOF (bounded), then close the pipe."""
+        self.thread.join(timeout=10)
+        self.stream.close()
 
     def _pump(self, stream: Any) -> None:
         for line in stream:
@@ -176,10 +183,15 @@ def test_leaving_the_shell_removes_the_container(
     docker_client: Any, servers_stopped_after: Path, free_port: Callable[[], int]
 ) -> None:
     root = servers_stopped_after
-    proc, _ = _attached_shell(root, "qa", free_port)
+    proc, lines = _attached_shell(root, "qa", free_port)
     assert len(existing_containers(docker_client, root, "qa")) == 1
-    out, _ = proc.communicate("echo inside-$(id -u)\ntouch /acme/x 2>&1 || true\nexit 7\n", timeout=120)
-    assert proc.returncode == 7
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("echo inside-$(id -u)\ntouch /acme/x 2>&1 || true\nexit 7\n")
+    proc.stdin.close()
+    out = proc.stdout.read()  # until the launcher exits (bounded by the test timeout)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 7
+    lines.close()
     assert "inside-" in out and "inside-0" not in out
     assert "Read-only file system" in out
     assert existing_containers(docker_client, root, "qa") == []
@@ -200,6 +212,10 @@ def test_sigterm_to_the_launcher_removes_the_container_and_keeps_the_servers(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+        lines.close()
         for container in existing_containers(docker_client, root):
             remove_container(container)
     assert existing_containers(docker_client, root, "bu") == []
