@@ -220,3 +220,19 @@ def test_sigterm_to_the_launcher_removes_the_container_and_keeps_the_servers(
             remove_container(container)
     assert existing_containers(docker_client, root, "bu") == []
     assert (paths.run_dir(root) / "qms-mcp.pid").is_file()  # servers stay up for the next launch
+
+
+def test_doctor_passes_with_servers_up_and_names_the_fix_when_they_are_down(
+    launched_claude: Launched,
+) -> None:
+    argv = [*AGENTDOCK, "doctor", "--project-root", str(launched_claude.root),
+            "--qms-port", str(launched_claude.qms_port), "--git-port", str(launched_claude.git_port)]  # fmt: skip
+    healthy = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "[ok  ] proxy round trip: container -> qms-mcp: qms-mcp" in healthy.stdout
+
+    stop_servers(launched_claude.root)
+    down = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert down.returncode == 1
+    assert "[FAIL] server qms-mcp" in down.stdout and "fix: ./launch.sh starts it" in down.stdout
+    assert "proxy round trip" not in down.stdout
