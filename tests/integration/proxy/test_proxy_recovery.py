@@ -202,3 +202,49 @@ def test_sigterm_ends_the_proxy_cleanly(fresh_server: Any) -> None:
     assert proc.stderr is not None
     assert "shutting down" in proc.stderr.read()
     proc.stderr.close()
+
+
+def _python_without_httpx() -> str | None:
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.exists(candidate):
+            probe = subprocess.run([candidate, "-c", "import httpx"], capture_output=True, check=False)
+            if probe.returncode != 0:
+                return candidate
+    return None
+
+
+def test_the_launcher_reexecs_with_the_agentdock_venv_when_the_interpreter_lacks_it(
+    fresh_server: Any,
+) -> None:
+    bare = _python_without_httpx()
+    if bare is None:
+        pytest.skip("no system python3 without httpx to play the image's /usr/bin/python3")
+    env = {"PATH": os.environ.get("PATH", ""), "AGENTDOCK_PYTHON": sys.executable}
+    done = subprocess.run(
+        [bare, PROXY, fresh_server.url, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("OK ")
+    missing = subprocess.run(
+        [bare, PROXY, fresh_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), "AGENTDOCK_PYTHON": "/nonexistent/python"},
+        check=False,
+    )
+    assert missing.returncode == 70 and "cannot import agentdock.proxy" in missing.stderr
+
+
+def test_logs_go_to_the_log_file_when_asked(fresh_server: Any, tmp_path: Any) -> None:
+    log_file = tmp_path / "proxy.log"
+    ping = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "ping"}) + "\n"
+    done = run_proxy(fresh_server.url, "--log-file", str(log_file), stdin=ping)
+    assert done.returncode == 0 and json.loads(done.stdout)["id"] == 7
+    assert done.stderr == ""
+    assert "ping id=7 -> " in log_file.read_text()
