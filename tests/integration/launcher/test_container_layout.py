@@ -43,6 +43,13 @@ def test_agent_sees_a_read_only_project_its_own_workspace_and_nothing_private(
 ) -> None:
     provision_token(qms_project, "bu")  # another agent's token exists and must stay invisible
     spec = _spec(qms_project, "qa", agent_image, {"GH_TOKEN": "ghp_NotARealToken0123456789"})
+    previous_run = {  # what an earlier session left in the agent's persisted Claude config
+        "oauthAccount": {"emailAddress": "qa@example.org"},
+        "userID": "u-123",
+        "mcpServers": {"stale": {"command": "old"}},
+        "projects": {"/elsewhere": {"mcpServers": {"x": {}}, "lastSessionId": "s-1"}},
+    }
+    (paths.agent_container_dir(qms_project, "qa") / ".claude.json").write_text(json.dumps(previous_run))
     container = start_agent_container(docker_client, spec)
     try:
         wait_until_ready(container, 60)
@@ -78,7 +85,10 @@ def test_agent_sees_a_read_only_project_its_own_workspace_and_nothing_private(
         assert out == (paths.agents_dir(qms_project) / "qa.md").read_text()
 
         code, out = _sh(container, "cat $CLAUDE_CONFIG_DIR/.claude.json")
-        state = json.loads(out)["projects"][proj]
+        config = json.loads(out)
+        assert config["oauthAccount"] == previous_run["oauthAccount"] and config["userID"] == "u-123"
+        assert "mcpServers" not in config and list(config["projects"]) == [proj]
+        state = config["projects"][proj]
         assert state["hasTrustDialogAccepted"] is True
         assert state["enabledMcpjsonServers"] == ["git", "qms"]
 
