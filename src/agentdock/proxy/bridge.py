@@ -386,6 +386,8 @@ class Bridge:
             backoff=self._backoff,
             record=record,
         )
+        if method == "tools/list":
+            self.upstream.tool_headers.learn(answer.get("result"))
         if method == "initialize" and isinstance(answer.get("result"), dict):
             version = answer["result"].get("protocolVersion")
             self.upstream.protocol_version = version if isinstance(version, str) else None

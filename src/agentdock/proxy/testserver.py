@@ -5,7 +5,7 @@ serves ``/mcp`` on 127.0.0.1 and prints ``PORT <n>`` on stdout once it listens.
 :func:`running_server` starts it as a subprocess (so a test can kill and
 restart it) and yields a :class:`ServerHandle`.
 
-Tools: ``echo``, ``add``, ``count`` (a side effect: increments a counter and
+Tools: ``echo``, ``add``, ``route`` (an ``x-mcp-header`` parameter), ``count`` (a side effect: increments a counter and
 returns it), ``slow`` (progress notifications), ``sample`` (sampling round
 trip), ``ask`` (elicitation round trip), ``big`` (a result of N bytes),
 ``hang_up`` (closes its SSE stream mid-call so the client must resume with
@@ -26,14 +26,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count as counter
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import SamplingMessage, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["ServerHandle", "build_app", "main", "running_server"]
 
@@ -88,6 +88,11 @@ def build_app(*, stateless: bool, json_response: bool, token: str | None, resuma
         if result.action == "accept" and result.data is not None:
             return f"hello {result.data.name}"
         return f"no answer ({result.action})"
+
+    @server.tool()
+    def route(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+        """A tool with an `x-mcp-header` parameter: 2026-07-28 calls must mirror it as Mcp-Param-Region."""
+        return f"routed to {region}"
 
     @server.tool()
     def big(size: int) -> str:

@@ -37,6 +37,7 @@ from agentdock.proxy.errors import (
     UpstreamUnreachable,
 )
 from agentdock.proxy.messages import Kind, Message, RequestId, is_valid_message, kind_of, modern_version_of
+from agentdock.proxy.paramheaders import ToolHeaderMaps
 from agentdock.proxy.sse import SSEDecoder, SSEEventTooLarge
 
 __all__ = ["OnMessage", "Upstream", "encode_header_value", "same_id"]
@@ -109,6 +110,8 @@ class Upstream:
         """The version negotiated by ``initialize`` (sent as MCP-Protocol-Version on later requests)."""
         self.modern_version: str | None = None
         """The 2026-07-28-era version the client last used, for notifications that carry no envelope."""
+        self.tool_headers = ToolHeaderMaps()
+        """``x-mcp-header`` annotations learned from the ``tools/list`` results passing through."""
 
     # ------------------------------------------------------------------ headers
 
@@ -129,6 +132,8 @@ class Upstream:
             params = message.get("params")
             if name_key and isinstance(params, dict) and isinstance(params.get(name_key), str):
                 headers["mcp-name"] = encode_header_value(params[name_key])
+            if method == "tools/call":
+                headers.update(self.tool_headers.headers_for(params))
         elif method != "initialize":
             if self.session_id:
                 headers["mcp-session-id"] = self.session_id

@@ -86,3 +86,14 @@ async def test_a_16_mib_result_arrives_intact(server: Any, proxy_client: Any) ->
             result = await client.call_tool("big", {"size": size})
     text = text_of(result)
     assert len(text) == size and text == "x" * size
+
+
+@pytest.mark.parametrize("mode", CLIENT_MODES)
+async def test_a_header_mirrored_parameter_is_sent_as_mcp_param_header(
+    server: Any, proxy_client: Any, mode: str
+) -> None:
+    with anyio.fail_after(60):
+        async with proxy_client.connect(server.url, mode=mode) as client:
+            await client.list_tools()  # the proxy learns the x-mcp-header annotations here
+            result = await client.call_tool("route", {"region": "eu-west \u00e9"})
+    assert text_of(result) == "routed to eu-west \u00e9"
