@@ -249,15 +249,20 @@ class RealLaunch:
                 return
 
     async def _configure_direct(self, name: str, token: str, fronts: dict[str, _Front], path: _Path) -> None:
-        code, output = await self._docker("exec", name, "mkdir", "-p", DIRECT_DIR)
-        for server in SERVERS:
-            if code != 0:
-                break
-            url = f"http://host.docker.internal:{fronts[server].port}/mcp"
-            code, output = await self._docker(
-                "exec", "-w", DIRECT_DIR, name, "claude", "mcp", "add", "--transport", "http", "--scope", "local",
-                server, url, "--header", f"Authorization: Bearer {token}",
-            )  # fmt: skip
+        """``claude mcp add --transport http --scope local`` for both servers, in a scratch folder."""
+        try:
+            code, output = await self._docker("exec", name, "mkdir", "-p", DIRECT_DIR)
+            for server in SERVERS:
+                if code != 0:
+                    break
+                url = f"http://host.docker.internal:{fronts[server].port}/mcp"
+                code, output = await self._docker(
+                    "exec", "-w", DIRECT_DIR, name, "claude", "mcp", "add", "--transport", "http",
+                    "--scope", "local", server, url, "--header", f"Authorization: Bearer {token}",
+                )  # fmt: skip
+        except TimeoutError:
+            path.fail("configure", f"`claude mcp add` did not finish within {EXEC_TIMEOUT_S:g} s")
+            return
         if code != 0:
             path.fail("configure", f"claude mcp add failed ({code}): {output[-300:]}")
 

@@ -17,6 +17,11 @@ Each line of ``launches.jsonl`` is one JSON object::
       "evidence": {"container_logs": "…", "proxy_stderr": "…"}   # only when something failed
     }
 
+``container.start_ms`` is the time until ``docker run`` returned and
+``container.ready_ms`` until the entrypoint's readiness marker was seen, both
+counted from the start request.  ``first_response_ms`` of a path is how long
+Claude Code (``claude mcp list``) took to hear back from its servers.
+
 ``container.error`` set means the launch never reached the MCP paths (the
 container did not start or become ready): an infrastructure failure, counted
 apart from the two paths.  ``paths`` is then empty.
