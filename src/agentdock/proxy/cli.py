@@ -102,6 +102,7 @@ async def serve(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
             timeout_s=config.timeout_s,
             headers=config.header_map,
             max_event_bytes=config.max_event_bytes,
+            idle_timeout_s=config.idle_timeout_s,
         )
         sink = LineWriter(stdout)
         bridge = Bridge(config, upstream, sink)

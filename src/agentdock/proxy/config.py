@@ -1,7 +1,7 @@
 """The proxy's command line, resolved once into a frozen :class:`ProxyConfig`.
 
 ``mcp-proxy URL [--retries N] [--timeout MS] [--header K=V]... [--max-time MS]
-[--log-level L] [--log-file PATH] [--no-idempotency-key] [--check]``
+[--idle-timeout MS] [--log-level L] [--log-file PATH] [--no-idempotency-key] [--no-get-stream] [--check]``
 
 Precedence: flag > environment (``MCP_PROXY_LOG_LEVEL``, ``MCP_PROXY_LOG_FILE``,
 ``MCP_PROXY_AUTH_TOKEN`` which becomes ``Authorization: Bearer …`` unless a
@@ -43,6 +43,8 @@ class ProxyConfig:
     """Bounds connecting and waiting for a response to start."""
     max_time_s: float = DEFAULT_MAX_TIME_MS / 1000
     """Overall deadline of one client request, retries and long streams included."""
+    idle_timeout_s: float | None = None
+    """A started response that sends nothing (not even a keep-alive) this long is stalled; None: timeout_s."""
     headers: tuple[tuple[str, str], ...] = ()
     log_level: str = "info"
     log_file: Path | None = None
@@ -85,6 +87,14 @@ def _parser() -> _Parser:
         default=DEFAULT_MAX_TIME_MS,
         metavar="MS",
         help="overall deadline per request in ms, retries and streaming included (default 300000)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="a response stream that sends nothing at all (not even a keep-alive) for this long is treated as "
+        "stalled and retried where safe (default: --timeout)",
     )
     p.add_argument(
         "--header",
@@ -138,6 +148,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         raise ConfigError(f"--retries {ns.retries}: must be 0 or more")
     if ns.timeout <= 0:
         raise ConfigError(f"--timeout {ns.timeout}: must be a positive number of milliseconds")
+    if ns.idle_timeout is not None and ns.idle_timeout <= 0:
+        raise ConfigError(f"--idle-timeout {ns.idle_timeout}: must be a positive number of milliseconds")
     if ns.max_time <= 0:
         raise ConfigError(f"--max-time {ns.max_time}: must be a positive number of milliseconds")
     headers = [_header(h) for h in ns.header]
@@ -153,6 +165,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         retries=ns.retries,
         timeout_s=ns.timeout / 1000,
         max_time_s=max(ns.max_time, ns.timeout) / 1000,
+        idle_timeout_s=ns.idle_timeout / 1000 if ns.idle_timeout is not None else None,
         headers=tuple(headers),
         log_level=level,
         log_file=log_file,

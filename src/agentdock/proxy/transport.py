@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -83,10 +83,11 @@ def _retry_after(value: str | None, now: float) -> float | None:
 class Upstream:
     """One MCP endpoint over Streamable HTTP, with the session state the transport carries.
 
-    ``timeout_s`` bounds connecting and waiting for a response to start; once a
-    response has started, reading it is bounded only by the caller (the
-    request's overall deadline), so a long SSE stream that keeps sending stays
-    open.
+    ``timeout_s`` bounds connecting and waiting for a response to start. Once a
+    response has started, a stream that keeps sending (events, progress, even
+    keep-alive comments) stays open — bounded only by the caller's overall
+    deadline — but one that sends nothing at all for ``idle_timeout_s``
+    (default: ``timeout_s``) is a :class:`ResponseTimeout`.
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class Upstream:
         timeout_s: float,
         headers: Mapping[str, str] | None = None,
         max_event_bytes: int | None = None,
+        idle_timeout_s: float | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
@@ -104,6 +106,8 @@ class Upstream:
         self.timeout_s = timeout_s
         self._extra = {k.lower(): v for k, v in (headers or {}).items()}
         self._max_event_bytes = max_event_bytes
+        self.idle_timeout_s = idle_timeout_s if idle_timeout_s is not None else timeout_s
+        """A started response that sends nothing for this long is treated as stalled."""
         self._wall_clock = wall_clock
         self.session_id: str | None = None
         self.protocol_version: str | None = None
@@ -214,8 +218,9 @@ class Upstream:
             try:
                 async for chunk in response.aiter_bytes():
                     for event in decoder.feed(chunk):
-                        if event.data:
-                            await on_message(self._parse_event(event.data))
+                        item = self._parse_event_or_skip(event.data) if event.data else None
+                        if item is not None:
+                            await on_message(item)
             except httpx.TransportError as exc:
                 log.debug("GET stream broke: %s", exc)
             return decoder
@@ -321,10 +326,14 @@ class Upstream:
     async def _read_json(
         self, response: httpx.Response, expect_id: RequestId, on_message: OnMessage
     ) -> Message:
+        parts: list[bytes] = []
         try:
-            body = await response.aread()
+            async for chunk in self._chunks(response, "JSON response"):
+                parts.append(chunk)
         except httpx.HTTPError as exc:
             raise StreamDropped(f"connection lost while reading the JSON response: {exc}") from exc
+        body = b"".join(parts)
+        del parts
         try:
             value = json.loads(body)
         except ValueError as exc:
@@ -347,12 +356,14 @@ class Upstream:
         decoder = SSEDecoder(max_event_bytes=self._max_event_bytes)
         events = 0
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in self._chunks(response, "SSE stream", decoder):
                 for event in decoder.feed(chunk):
                     if not event.data:
                         continue  # a priming event: it only carries an id for resumption
                     events += 1
-                    item = self._parse_event(event.data)
+                    item = self._parse_event_or_skip(event.data)
+                    if item is None:
+                        continue
                     if kind_of(item) is Kind.RESPONSE and same_id(item["id"], expect_id):
                         return item
                     await on_message(item)
@@ -369,6 +380,36 @@ class Upstream:
             last_event_id=decoder.last_event_id,
             retry_ms=decoder.retry_ms,
         )
+
+    async def _chunks(
+        self, response: httpx.Response, what: str, decoder: SSEDecoder | None = None
+    ) -> AsyncIterator[bytes]:
+        """The body's chunks; a body silent (not even a keep-alive) for ``idle_timeout_s`` is a timeout.
+
+        The request may have reached the server, so this is a
+        :class:`ResponseTimeout`: retried only where repeating is harmless.
+        """
+        chunks = response.aiter_bytes()
+        while True:
+            with anyio.move_on_after(self.idle_timeout_s) as idle:
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+            if idle.cancelled_caught:
+                resume_at = (
+                    f" (last event id {decoder.last_event_id})" if decoder and decoder.last_event_id else ""
+                )
+                raise ResponseTimeout(f"{what} sent nothing for {self.idle_timeout_s:g} s{resume_at}")
+            yield chunk
+
+    def _parse_event_or_skip(self, data: str) -> Message | None:
+        """One event's message; an undecodable event is logged and skipped, so a valid response still counts."""
+        try:
+            return self._parse_event(data)
+        except UpstreamProtocolError as exc:
+            log.warning("skipped an SSE event: %s (%r)", exc, data[:120])
+            return None
 
     @staticmethod
     def _parse_event(data: str) -> Message:

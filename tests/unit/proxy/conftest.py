@@ -142,7 +142,13 @@ class BridgeRunner:
 
         harness = Harness(sink=FakeSink(), seen=seen, sleeps=sleeps)
         async with httpx.AsyncClient(transport=httpx.MockTransport(recording)) as client:
-            upstream = Upstream(client, URL, timeout_s=config.timeout_s, headers=config.header_map)
+            upstream = Upstream(
+                client,
+                URL,
+                timeout_s=config.timeout_s,
+                headers=config.header_map,
+                idle_timeout_s=config.idle_timeout_s,
+            )
             bridge = Bridge(
                 config,
                 upstream,

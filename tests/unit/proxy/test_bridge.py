@@ -454,3 +454,28 @@ async def test_requests_pipelined_behind_initialize_wait_for_its_session(
     assert sorted(m["id"] for m in h.sink.messages) == [0, 1, 2, 3]
     assert all("error" not in m for m in h.sink.messages)
     assert h.seen.requests[1].headers["mcp-session-id"] == "s-7"
+
+
+async def test_a_stalled_stream_on_a_keyed_tool_call_is_retried_after_the_idle_timeout(
+    bridge_runner: Any, rpc: Any
+) -> None:
+    attempts = {"n": 0}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+
+            async def silent() -> AsyncIterator[bytes]:
+                yield b": headers sent, then nothing\n\n"
+                await anyio.sleep_forever()
+                yield b""
+
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=silent())
+        return rpc.json_response(rpc.result(body_of(request)["id"], {"second": True}))
+
+    h = await bridge_runner.run(
+        handler, [rpc.line(rpc.request(1, "tools/call", {"name": "t"}))], idle_timeout_s=0.1, timeout_s=5.0
+    )
+    assert h.sink.messages == [rpc.result(1, {"second": True})]
+    keys = [r.headers["idempotency-key"] for r in h.seen.requests]
+    assert len(keys) == 2 and keys[0] == keys[1]

@@ -54,6 +54,7 @@ def test_the_seed_options_and_the_new_ones_are_parsed() -> None:
         ([URL, "--retries", "-1"], "--retries -1"),
         ([URL, "--timeout", "0"], "--timeout 0"),
         ([URL, "--max-time", "-5"], "--max-time -5"),
+        ([URL, "--idle-timeout", "0"], "--idle-timeout 0"),
         ([URL, "--retries", "many"], "invalid int value"),
         ([], "required"),
     ],
@@ -76,3 +77,8 @@ def test_main_exits_2_with_a_clear_message_on_bad_arguments(capsys: pytest.Captu
     assert cli.main([URL, "--header", "oops"]) == 2
     err = capsys.readouterr()
     assert "expected K=V" in err.err and err.out == ""
+
+
+def test_the_idle_timeout_defaults_to_the_timeout_and_can_be_raised_for_slow_silent_tools() -> None:
+    assert parse_args([URL]).idle_timeout_s is None  # Upstream then uses --timeout
+    assert parse_args([URL, "--idle-timeout", "60000"]).idle_timeout_s == 60.0
