@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from agentdock.harness.containers import in_ci
 from agentdock.inbox.tasks import Task
 from agentdock.inbox.watcher import InboxWatcher, WatcherConfig
 from agentdock.paths import agent_inbox_dir
@@ -187,6 +188,8 @@ class TmuxServer:
 @pytest.fixture
 def tmux_server() -> Iterator[TmuxServer]:
     if shutil.which("tmux") is None:
+        if in_ci():
+            pytest.fail("CI=true but tmux is not installed (apt install tmux)", pytrace=False)
         pytest.skip("tmux is not installed")
     server = TmuxServer(f"agentdock-test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
