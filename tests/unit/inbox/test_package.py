@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import agentdock.inbox as inbox
+
+
+def test_every_public_name_resolves() -> None:
+    for name in inbox.__all__:
+        assert getattr(inbox, name) is not None
+
+
+def test_the_multi_agent_launcher_does_not_import_watchdog() -> None:
+    code = "import sys, agentdock.inbox.multi; print('watchdog' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
