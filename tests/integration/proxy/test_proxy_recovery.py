@@ -248,3 +248,23 @@ def test_logs_go_to_the_log_file_when_asked(fresh_server: Any, tmp_path: Any) ->
     assert done.returncode == 0 and json.loads(done.stdout)["id"] == 7
     assert done.stderr == ""
     assert "ping id=7 -> " in log_file.read_text()
+
+
+def test_a_client_that_closes_its_end_of_stdout_ends_the_proxy_with_status_0(fresh_server: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    proc = subprocess.Popen(
+        [sys.executable, PROXY, fresh_server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the client goes away without closing stdin
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}) + "\n")
+    proc.stdin.flush()
+    assert proc.wait(timeout=30) == 0
+    assert "stdout closed" in proc.stderr.read()
+    proc.stdin.close()
+    proc.stderr.close()
