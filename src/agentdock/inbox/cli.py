@@ -29,7 +29,7 @@ from agentdock.inbox.pidfile import PidFile
 from agentdock.inbox.procs import child_env, run_command
 from agentdock.inbox.tasks import format_announcement, read_task_file
 from agentdock.inbox.watcher import InboxWatcher, WatcherConfig, iter_task_paths
-from agentdock.paths import run_dir, users_dir
+from agentdock.paths import qms_dir, run_dir, users_dir
 
 __all__ = ["LOG_FILE_NAME", "PID_FILE_NAME", "WatchSettings", "main", "parse_watch_settings"]
 
@@ -85,6 +85,11 @@ def _resolve_root(given: Path | None, environ: Mapping[str, str]) -> Path:
     root = (root or Path.cwd()).expanduser().resolve()
     if not root.is_dir():
         raise InboxError(f"project root {root} is not a folder")
+    if not (qms_dir(root).is_dir() or users_dir(root).parent.is_dir()):
+        raise InboxError(
+            f"{root} has neither QMS/ nor .claude/: not an agentdock project "
+            "(pass --project-root, or create one with `qms init --root DIR`)"
+        )
     return root
 
 

@@ -62,6 +62,7 @@ def child_env() -> dict[str, str]:
 
 @contextmanager
 def running_watcher(root: Path) -> Iterator[Watcher]:
+    (root / ".claude" / "users").mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         watch_command(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
     )
@@ -157,3 +158,13 @@ def test_list_prints_the_pending_tasks(tmp_path: Path) -> None:
         "[BU] New task: Review SOP-001 (from claude)",
         "[QA] New task: Review CR-056 (from claude)",
     ]
+
+
+def test_a_folder_that_is_not_a_project_is_refused_with_advice(tmp_path: Path) -> None:
+    refused = subprocess.run(
+        watch_command(tmp_path), capture_output=True, text=True, timeout=WAIT_S, env=child_env(), check=False
+    )
+    assert refused.returncode == 2
+    assert "neither QMS/ nor .claude/" in refused.stderr
+    assert not (tmp_path / ".claude").exists()
+    assert not (tmp_path / ".agentdock").exists()
