@@ -51,7 +51,7 @@ def test_a_tmux_session_gets_a_window_per_agent_and_a_watcher_that_announces(
     pid_file = run_dir(root) / ".inbox-watcher.pid"
     assert read_pid(pid_file) is not None
     inbox = root / ".claude" / "users" / "qa" / "inbox"
-    inbox.mkdir()
+    inbox.mkdir(parents=True)
     (inbox / task_name("CR-001")).write_text(task_text("CR-001"))
     tmux_server.wait_for_text("=multi-test:=inbox", "[QA] New task: Review CR-001 (from claude)")
 
