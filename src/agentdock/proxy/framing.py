@@ -37,6 +37,7 @@ __all__ = ["Decoded", "LineSplitter", "LineWriter", "decode_line", "encode_messa
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 16
+_SMALL = 1 << 16
 
 
 class LineSplitter:
@@ -169,10 +170,14 @@ class LineWriter:
         if self._closed.is_set():
             raise SinkClosed("stdout is closed")
         data = message if isinstance(message, bytes) else encode_message(message)
+        # One write for the common case; no extra copy of a large message (nothing can interleave:
+        # this thread is the only producer and the writer thread takes items in order).
+        chunks = [data + b"\n"] if len(data) < _SMALL else [data, b"\n"]
         with self._lock:
-            self._pending += 1
+            self._pending += len(chunks)
             self._idle.clear()
-        self._queue.put(data + b"\n")
+        for chunk in chunks:
+            self._queue.put(chunk)
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait (bounded) until everything queued so far is written; ``False`` on timeout or broken pipe."""
@@ -196,7 +201,7 @@ class LineWriter:
                         written = self._stream.write(view)
                         view = view[written or 0 :]
                     self._stream.flush()
-                    self.lines_written += 1
+                    self.lines_written += data.endswith(b"\n")
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as exc:
                 log.info("stdout closed by the client (%s); further messages are dropped", exc)
                 self._closed.set()

@@ -120,9 +120,13 @@ class SSEDecoder:
             return self._dispatch()
         if line.startswith(":"):
             return None  # comment (keep-alive)
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
+        colon = line.find(":")
+        if colon < 0:
+            name, value = line, ""
+        else:
+            name = line[:colon]
+            # One slice, not partition-then-strip: a multi-megabyte data line is copied once.
+            value = line[colon + 2 :] if line.startswith(" ", colon + 1) else line[colon + 1 :]
         if name == "data":
             self._data.append(value)
             self._data_size += len(value) + 1

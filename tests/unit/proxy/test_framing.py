@@ -74,15 +74,28 @@ async def test_read_lines_yields_every_line_including_a_16_mib_one() -> None:
 @pytest.mark.anyio
 async def test_the_writer_emits_messages_in_order_one_per_line() -> None:
     read_fd, write_fd = os.pipe()
-    with os.fdopen(write_fd, "wb") as out:
-        writer = LineWriter(out)
-        for i in range(100):
-            await writer.send({"jsonrpc": "2.0", "id": i, "result": {}})
-        assert await writer.drain(5)
-        writer.close()
-    with os.fdopen(read_fd, "rb") as stream:
-        ids = [json.loads(line)["id"] for line in stream.read().splitlines()]
-    assert ids == list(range(100))
+    big = "b" * (1 << 20)
+
+    def drain_pipe() -> bytes:
+        with os.fdopen(read_fd, "rb") as stream:
+            return stream.read()
+
+    received: list[bytes] = []
+
+    async def collect() -> None:
+        received.append(await anyio.to_thread.run_sync(drain_pipe))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(collect)  # the pipe must be read while a large message is written
+        with os.fdopen(write_fd, "wb") as out:
+            writer = LineWriter(out)
+            for i in range(100):
+                await writer.send({"jsonrpc": "2.0", "id": i, "result": {"big": big} if i == 50 else {}})
+            assert await writer.drain(5)
+            writer.close()
+    lines = received[0].splitlines()
+    assert [json.loads(line)["id"] for line in lines] == list(range(100))
+    assert json.loads(lines[50])["result"]["big"] == big
 
 
 @pytest.mark.anyio
