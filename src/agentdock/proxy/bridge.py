@@ -652,6 +652,9 @@ class Bridge:
                         break
                     failures += 1
                     log.info("GET stream refused: %s", exc)
+                    if 400 <= exc.status < 500 and exc.status not in (408, 409, 429) and failures >= 3:
+                        log.warning("giving up on the GET stream after %d refusals (%s)", failures, exc)
+                        break
                 except SessionExpired as exc:
                     try:
                         await self._recover(exc.session_id)

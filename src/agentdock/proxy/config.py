@@ -51,7 +51,7 @@ class ProxyConfig:
     idempotency_keys: bool = True
     """Send ``Idempotency-Key`` with ``tools/call`` and retry calls whose outcome is unknown."""
     check: bool = False
-    shutdown_grace_s: float = 10.0
+    shutdown_grace_s: float = 5.0
     """How long in-flight requests may finish after stdin closes or SIGTERM."""
     max_event_bytes: int | None = 256 * 1024 * 1024
     get_stream: bool = True

@@ -479,3 +479,30 @@ async def test_a_stalled_stream_on_a_keyed_tool_call_is_retried_after_the_idle_t
     assert h.sink.messages == [rpc.result(1, {"second": True})]
     keys = [r.headers["idempotency-key"] for r in h.seen.requests]
     assert len(keys) == 2 and keys[0] == keys[1]
+
+
+async def test_a_get_stream_the_server_keeps_refusing_is_given_up(bridge_runner: Any, rpc: Any) -> None:
+    gets = {"n": 0}
+    gave_up = anyio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            gets["n"] += 1
+            if gets["n"] == 3:
+                gave_up.set()
+            return httpx.Response(400, text="no GET here")
+        return await echo_server(rpc)(request)
+
+    async def lines(h: Any) -> AsyncIterator[bytes]:
+        yield rpc.line(rpc.initialize(0))
+        await h.sink.wait_for(lambda ms: len(ms) == 1)
+        yield rpc.line(rpc.initialized())
+        with anyio.fail_after(5):
+            await gave_up.wait()
+        for _ in range(50):  # give a (buggy) fourth attempt every chance to happen
+            await anyio.lowlevel.checkpoint()
+        yield rpc.line(rpc.request(1, "ping"))
+        await h.sink.wait_for(lambda ms: len(ms) == 2)
+
+    h = await bridge_runner.run(handler, lines)
+    assert gets["n"] == 3 and h.sink.messages[-1]["id"] == 1
