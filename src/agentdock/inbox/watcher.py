@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -257,12 +257,19 @@ class InboxWatcher:
             else:
                 if op == "stop":
                     return
-                self._apply(op, path)
+                self._guarded(self._apply, op, path)
             now = self._clock()
             if next_rescan is not None and now >= next_rescan and rescan_s:
-                self._apply("scan_all", "")
+                self._guarded(self._apply, "scan_all", "")
                 next_rescan = now + rescan_s
-            self._process_due(now)
+            self._guarded(self._process_due, now)
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """One unreadable folder or unexpected failure is logged; the watcher keeps watching."""
+        try:
+            step(*args)
+        except Exception:
+            log.exception("inbox watcher step %s%r failed; carrying on", step.__name__, args)
 
     def _arm(self, path: str, *, from_scan: bool = False) -> None:
         """Read ``path`` once it has been quiet for ``settle_s``; a scan never postpones a read."""

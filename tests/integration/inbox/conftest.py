@@ -154,6 +154,8 @@ class TmuxServer:
 
     def __init__(self, socket: str) -> None:
         self.command = ("tmux", "-L", socket)
+        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        self.socket_path = Path(tmpdir) / f"tmux-{os.getuid()}" / socket
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -183,6 +185,8 @@ class TmuxServer:
 
     def kill(self) -> None:
         self.run("kill-server", check=False)
+        # tmux leaves its socket file behind; it is ours, so remove it.
+        self.socket_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
