@@ -6,6 +6,8 @@ Modules, one concept each: :mod:`~agentdock.proxy.framing` (stdio lines),
 :mod:`~agentdock.proxy.messages` (message kinds and method classes),
 :mod:`~agentdock.proxy.retry` (the retry decision table),
 :mod:`~agentdock.proxy.errors` (exceptions and JSON-RPC codes),
+:mod:`~agentdock.proxy.session` (session recovery, GET stream),
+:mod:`~agentdock.proxy.paramheaders` (2026-07-28 Mcp-Param-* headers),
 :mod:`~agentdock.proxy.bridge` (connects them), :mod:`~agentdock.proxy.cli` (entry point).
 """
 

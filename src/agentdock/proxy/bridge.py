@@ -7,17 +7,15 @@ spans requests:
 * the table of client requests in flight (each in its own task, so a slow
   ``tools/call`` never blocks a ``ping``), which guarantees exactly one answer
   per id: the response, or a JSON-RPC error naming what failed;
-* the cached ``initialize`` used to re-establish a session the server forgot
-  (HTTP 404), after which the failed request is replayed;
-* the GET stream for server-initiated messages, reconnected with
-  ``Last-Event-ID``;
+* the session (:mod:`~agentdock.proxy.session`): re-established when the
+  server forgets it (HTTP 404), after which the failed request is replayed,
+  and the GET stream for server-initiated messages;
 * shutdown: on stdin EOF or SIGTERM, in-flight requests get a bounded grace
   period, stragglers are answered with an error, the session is DELETEd.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 import uuid
@@ -61,7 +59,8 @@ from agentdock.proxy.messages import (
     method_class,
     modern_version_of,
 )
-from agentdock.proxy.retry import AttemptLog, Backoff, Decision, call_with_retries, decide, failure_of
+from agentdock.proxy.retry import AttemptLog, Backoff, Decision, decide, failure_of
+from agentdock.proxy.session import Pacing, SessionKeeper
 from agentdock.proxy.transport import Upstream
 
 __all__ = ["Bridge", "Sink"]
@@ -123,20 +122,25 @@ class Bridge:
         self.upstream = upstream
         self.sink = sink
         self._clock = clock
-        self._rng = rng or random.Random()
         self._sleep = sleep
         self._new_key = new_key
-        self._backoff = backoff
+        self._pacing = Pacing(
+            retries=config.retries,
+            max_time_s=config.max_time_s,
+            clock=clock,
+            rng=rng or random.Random(),
+            sleep=sleep,
+            backoff=backoff,
+        )
+        self._session = SessionKeeper(
+            upstream, self._pacing, self._on_server_message, get_stream=config.get_stream
+        )
         self._pending: dict[tuple[type, RequestId], _Pending] = {}
-        self._init_request: Message | None = None
-        self._recover_lock = anyio.Lock()
-        self._reinit_count = 0
         self._notify_send, self._notify_receive = anyio.create_memory_object_stream[tuple[Message, bytes]](
             1000
         )
         self._tg: anyio.abc.TaskGroup | None = None
         self._reader_scope = anyio.CancelScope()
-        self._listen_scope: anyio.CancelScope | None = None
         self._closing = False
         self._init_done: anyio.Event | None = None
         """Set when the client's initialize completes; later session requests wait for it (pipelining)."""
@@ -146,6 +150,7 @@ class Bridge:
     async def run(self, lines: AsyncIterator[bytes]) -> int:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            self._session.attach(tg)
             tg.start_soon(self._watch_sink)
             tg.start_soon(self._notification_pump)
             with self._reader_scope:
@@ -169,6 +174,7 @@ class Bridge:
 
     async def _shutdown(self) -> None:
         self._closing = True
+        self._session.closing = True  # no new GET stream; the open one serves the grace period
         if self._pending and not self.sink.broken.is_set():
             log.info(
                 "waiting up to %.1f s for %d request(s) in flight",
@@ -185,8 +191,7 @@ class Bridge:
             for pending in list(self._pending.values()):
                 await pending.done.wait()
         self._notify_send.close()
-        if self._listen_scope is not None:
-            self._listen_scope.cancel()
+        self._session.stop()
         with anyio.CancelScope(shield=True):
             await self.upstream.delete_session()
             await self.sink.drain(5.0)
@@ -327,9 +332,7 @@ class Bridge:
         idempotency_key = self._new_key() if keyed else None
         init_done = pending.init_done
         if init_done is not None:
-            self._init_request = copy.deepcopy(message)
-            self.upstream.session_id = None
-            self.upstream.protocol_version = None
+            self._session.remember_initialize(message)
         else:
             await self._await_initialize(message)
         try:
@@ -365,26 +368,25 @@ class Bridge:
                 try:
                     answer = await self.upstream.post(raw, message, headers, self._on_server_message)
                 except SessionExpired as exc:
-                    if recoveries >= _MAX_RECOVERIES or self._init_request is None or method == "initialize":
+                    if (
+                        recoveries >= _MAX_RECOVERIES
+                        or self._session.init_request is None
+                        or method == "initialize"
+                    ):
                         raise
                     recoveries += 1
-                    await self._recover(exc.session_id)
+                    await self._session.recover(exc.session_id)
                     continue
                 except StreamDropped as exc:
                     answer = await self._resume(exc, pending.id)
                 assert answer is not None
                 return answer
 
-        answer = await call_with_retries(
+        answer = await self._pacing.retry(
             attempt,
-            method=method_class(message, keyed=keyed),
-            retries=self.config.retries,
+            method_class(message, keyed=keyed),
+            record,
             deadline=pending.started + self.config.max_time_s,
-            clock=self._clock,
-            rng=self._rng,
-            sleep=self._sleep,
-            backoff=self._backoff,
-            record=record,
         )
         if method == "tools/list":
             self.upstream.tool_headers.learn(answer.get("result"))
@@ -519,7 +521,7 @@ class Bridge:
             # Inline, so no request overtakes it; then the server may talk on the GET stream.
             await self._await_initialize(message)
             await self._post_quietly(message, raw, MethodClass.NOTIFICATION)
-            self._ensure_listening()
+            self._session.ensure_listening()
             return
         try:
             self._notify_send.send_nowait((message, raw))
@@ -541,133 +543,11 @@ class Bridge:
             try:
                 await self.upstream.post(raw, message, headers, self._on_server_message)
             except SessionExpired as exc:
-                await self._recover(exc.session_id)
+                await self._session.recover(exc.session_id)
                 raise
 
         with anyio.move_on_after(self.config.max_time_s):
             try:
-                await call_with_retries(
-                    attempt,
-                    method=klass,
-                    retries=self.config.retries,
-                    deadline=self._clock() + self.config.max_time_s,
-                    clock=self._clock,
-                    rng=self._rng,
-                    sleep=self._sleep,
-                    backoff=self._backoff,
-                    record=record,
-                )
+                await self._pacing.retry(attempt, klass, record)
             except UpstreamError as exc:
                 log.warning("%s not delivered after %d attempt(s): %s", name, record.attempts, exc)
-
-    # ------------------------------------------------------------------ session
-
-    async def _recover(self, stale_session: str) -> None:
-        """Re-initialise after the server forgot ``stale_session``; concurrent callers share one re-init."""
-        async with self._recover_lock:
-            if self.upstream.session_id != stale_session:
-                return  # someone else already recovered
-            init = self._init_request
-            if init is None:
-                raise SessionExpired(stale_session)
-            self._reinit_count += 1
-            replay = {**init, "id": f"mcp-proxy-reinit-{self._reinit_count}"}
-            self.upstream.session_id = None
-            old_version = self.upstream.protocol_version
-            self.upstream.protocol_version = None
-            record = AttemptLog()
-
-            async def attempt() -> Message:
-                answer = await self.upstream.post(
-                    encode_message(replay), replay, self.upstream.headers_for(replay), self._on_server_message
-                )
-                assert answer is not None
-                return answer
-
-            answer = await call_with_retries(
-                attempt,
-                method=MethodClass.SAFE,
-                retries=self.config.retries,
-                deadline=self._clock() + self.config.max_time_s,
-                clock=self._clock,
-                rng=self._rng,
-                sleep=self._sleep,
-                backoff=self._backoff,
-                record=record,
-            )
-            result = answer.get("result")
-            if not isinstance(result, dict):
-                raise SessionExpired(stale_session, details={"reinitialize": answer.get("error")})
-            version = result.get("protocolVersion")
-            self.upstream.protocol_version = version if isinstance(version, str) else old_version
-            if old_version and version != old_version:
-                log.warning("server negotiated %s on re-initialise (was %s)", version, old_version)
-            initialized: Message = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-            await self.upstream.post(
-                encode_message(initialized),
-                initialized,
-                self.upstream.headers_for(initialized),
-                self._on_server_message,
-            )
-            log.warning(
-                "server forgot session %s…; re-initialised as %s in %d attempt(s)",
-                stale_session[:12],
-                self.upstream.session_id or "(stateless)",
-                record.attempts,
-            )
-        self._ensure_listening()
-
-    def _ensure_listening(self) -> None:
-        if (
-            not self.config.get_stream
-            or self._closing
-            or self.upstream.session_id is None
-            or self._listen_scope is not None
-            or self._tg is None
-        ):
-            return
-        self._listen_scope = anyio.CancelScope()
-        self._tg.start_soon(self._listen, self._listen_scope)
-
-    async def _listen(self, scope: anyio.CancelScope) -> None:
-        """Keep the GET stream open for server-initiated requests and notifications."""
-        failures = 0
-        last_event_id: str | None = None
-        session = self.upstream.session_id
-        with scope:
-            while not self._closing:
-                if self.upstream.session_id is None:
-                    break
-                if self.upstream.session_id != session:
-                    session, last_event_id = self.upstream.session_id, None
-                retry_ms: int | None = None
-                try:
-                    decoder = await self.upstream.listen(self._on_server_message, last_event_id)
-                    last_event_id, retry_ms, failures = decoder.last_event_id, decoder.retry_ms, 0
-                except UpstreamStatus as exc:
-                    if exc.status == 405:
-                        log.info(
-                            "server offers no GET stream (HTTP 405); server messages arrive on POST streams"
-                        )
-                        break
-                    failures += 1
-                    log.info("GET stream refused: %s", exc)
-                    if 400 <= exc.status < 500 and exc.status not in (408, 409, 429) and failures >= 3:
-                        log.warning("giving up on the GET stream after %d refusals (%s)", failures, exc)
-                        break
-                except SessionExpired as exc:
-                    try:
-                        await self._recover(exc.session_id)
-                    except UpstreamError as again:
-                        failures += 1
-                        log.info("GET stream: re-initialise failed: %s", again)
-                    continue
-                except UpstreamError as exc:
-                    failures += 1
-                    log.info("GET stream failed: %s", exc)
-                delay = (
-                    retry_ms / 1000 if retry_ms is not None else self._backoff.delay(failures + 1, self._rng)
-                )
-                await self._sleep(delay)
-        if self._listen_scope is scope:
-            self._listen_scope = None
