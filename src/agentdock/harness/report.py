@@ -187,6 +187,7 @@ def build_report(result: SoakResult) -> dict[str, Any]:
             "seed": config.seed,
             "min_success": config.min_success,
             "launch_timeout_s": config.launch_timeout_s,
+            "replay": list(config.replay),
             "started_at": result.started_at,
             "finished_at": result.finished_at,
             "duration_s": result.duration_s,

@@ -54,10 +54,16 @@ class SoakConfig:
     report_dir: Path = Path("reports/soak")
     min_success: float | None = None
     launch_timeout_s: float = DEFAULT_LAUNCH_TIMEOUT_S
+    #: replay only these launch indices of the run seeded ``seed`` (same seeds, same faults)
+    replay: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.launches < 1:
             raise SoakConfigError(f"--launches must be at least 1, got {self.launches}")
+        if self.replay and (min(self.replay) < 0 or len(set(self.replay)) != len(self.replay)):
+            raise SoakConfigError(f"--replay takes distinct launch indices >= 0, got {list(self.replay)}")
+        if self.replay and len(self.replay) != self.launches:
+            raise SoakConfigError("--replay decides the number of launches; leave --launches out")
         if not 1 <= self.workers <= 16:
             raise SoakConfigError(f"--workers must be within 1..16, got {self.workers}")
         if self.min_success is not None and not 0.0 <= self.min_success <= 1.0:
@@ -65,6 +71,11 @@ class SoakConfig:
         if self.launch_timeout_s <= 0:
             raise SoakConfigError(f"--launch-timeout must be positive, got {self.launch_timeout_s}")
         profile_named(self.profile)  # raises SoakConfigError for an unknown name
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """The launch indices to run: 0..launches-1, or the replayed ones."""
+        return self.replay or tuple(range(self.launches))
 
     @property
     def fault_profile(self) -> FaultProfile:
@@ -172,7 +183,7 @@ async def run_soak(
     """
     path = log_path or config.report_dir / "launches.jsonl"
     records: list[LaunchRecord] = []
-    next_index = iter(range(config.launches))
+    next_index = iter(config.indices)
     started_at = clock()
     if observer is not None:
         observer.started(config)

@@ -4,6 +4,7 @@ Usage::
 
     agentdock soak [--launches N] [--workers W] [--faults PROFILE] [--seed S]
                    [--report DIR] [--min-success RATE] [--launch-timeout SECONDS]
+                   [--replay I,J,...]   (with the --seed of an earlier run: rerun those launches)
 
 Writes ``DIR/launches.jsonl`` as it goes, then ``DIR/report.json`` and
 ``DIR/report.html``; prints a one-screen summary beside the 40/40 baseline.
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Launch real agent containers repeatedly, through the proxy and directly, under "
         "seeded faults; report success with Wilson 95%% intervals and latency percentiles.",
     )
-    parser.add_argument("--launches", type=int, default=40, help="number of launches (default 40)")
+    parser.add_argument("--launches", type=int, default=None, help="number of launches (default 40)")
     parser.add_argument("--workers", type=int, default=1, help="launches at once (default 1)")
     parser.add_argument(
         "--faults", default="none", choices=sorted(PROFILES), help="fault profile (default none)"
@@ -70,20 +71,38 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_LAUNCH_TIMEOUT_S,
         help=f"seconds one launch may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g})",
     )
+    parser.add_argument(
+        "--replay",
+        type=_indices,
+        default=(),
+        metavar="I,J,...",
+        help="rerun only these launch indices of the run with --seed (same seeds, same faults)",
+    )
     return parser
+
+
+def _indices(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of launch indices: {text!r}") from None
 
 
 def parse_args(argv: Sequence[str]) -> SoakConfig:
     """Options -> a frozen `SoakConfig`; bad values raise `SoakConfigError` (argparse errors exit 2)."""
     args = _parser().parse_args(list(argv))
+    if args.replay and args.seed is None:
+        raise SoakConfigError("--replay needs the --seed of the run it replays")
+    launches = args.launches if args.launches is not None else (len(args.replay) or 40)
     return SoakConfig(
-        launches=args.launches,
+        launches=launches,
         workers=args.workers,
         profile=args.faults,
         seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
         report_dir=args.report,
         min_success=args.min_success,
         launch_timeout_s=args.launch_timeout,
+        replay=args.replay,
     )
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from agentdock.harness.soak import LaunchPlan, LaunchStep, SoakConfig
 from agentdock.harness.soak_cli import main, parse_args, run
-from agentdock.harness.soak_errors import SoakSetupError
+from agentdock.harness.soak_errors import SoakConfigError, SoakSetupError
 from agentdock.harness.soak_record import LaunchRecord, read_launches
 
 
@@ -110,3 +110,10 @@ def test_bad_options_exit_two_with_the_option_named(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as exc:
         main(["--faults", "chaotic"])
     assert exc.value.code == 2
+
+
+def test_replay_takes_its_launch_count_from_the_indices_and_needs_the_seed() -> None:
+    config = parse_args(["--seed", "200", "--replay", "34,7"])
+    assert (config.launches, config.replay, config.seed) == (2, (34, 7), 200)
+    with pytest.raises(SoakConfigError, match="needs the --seed"):
+        parse_args(["--replay", "34"])

@@ -159,3 +159,27 @@ async def test_launches_that_finished_are_on_disk_when_the_run_is_cancelled(
 def test_bad_configuration_is_refused_with_the_option_named(kwargs, message: str) -> None:
     with pytest.raises(SoakConfigError, match=message):
         SoakConfig(**kwargs)
+
+
+async def test_replay_reruns_only_the_named_launches_with_their_original_seeds_and_faults(
+    ok_step, tmp_path: Path
+) -> None:
+    plans: list[LaunchPlan] = []
+
+    async def step(plan: LaunchPlan) -> LaunchRecord:
+        plans.append(plan)
+        return await ok_step(plan)
+
+    config = SoakConfig(launches=2, profile="flaky", seed=200, report_dir=tmp_path, replay=(34, 7))
+    result = await run_soak(config, step)
+    assert sorted(p.index for p in plans) == [7, 34]
+    assert {p.index: p.seed for p in plans} == {7: launch_seed(200, 7), 34: launch_seed(200, 34)}
+    assert all(p.faults == profile_named("flaky").draw(p.seed) for p in plans)
+    assert [r.index for r in result.records] == [7, 34]
+
+
+def test_replay_refuses_repeated_or_negative_indices() -> None:
+    with pytest.raises(SoakConfigError, match="distinct launch indices"):
+        SoakConfig(launches=2, replay=(3, 3))
+    with pytest.raises(SoakConfigError, match="distinct launch indices"):
+        SoakConfig(launches=1, replay=(-1,))
