@@ -228,14 +228,9 @@ MATRIX: tuple[Row, ...] = (
 
 #: Rows the proxy fails today, each a proxy bug reported on its issue.  Strict xfail: the row still runs
 #: with its full expectation, and the suite goes red the moment the proxy is fixed (XPASS), so the entry
-#: is removed then.  ``AGENTDOCK_MATRIX_STRICT=1`` runs them as plain failures.
-KNOWN_PROXY_BUGS: dict[str, str] = {
-    "hang-once": "a silent SSE stream (headers, then nothing) is bounded only by --max-time: no read timeout "
-    "after --timeout, so a keyed tools/call is never retried",
-    "hang-tools_list-once": "same: a silent stream on a safe method is not retried after --timeout",
-    "invalid_json_event": "one undecodable SSE event fails the whole request with -32005 although the valid "
-    "response follows on the same stream (the tool ran; the client is told it failed)",
-}
+#: is removed then.  ``AGENTDOCK_MATRIX_STRICT=1`` runs them as plain failures.  Empty: the three rows found when the matrix first ran (hang-once, hang-tools_list-once,
+#: invalid_json_event) were fixed in the proxy.
+KNOWN_PROXY_BUGS: dict[str, str] = {}
 STRICT = os.environ.get("AGENTDOCK_MATRIX_STRICT", "") == "1"
 
 
