@@ -66,8 +66,8 @@ def bench(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py", "proxy")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py", "proxy")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py", "proxy", "scripts")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py", "proxy", "scripts")
 
 
 @nox.session(python=PYTHON)
