@@ -44,6 +44,7 @@ __all__ = [
     "add_multi_arguments",
     "agent_command",
     "default_launch_command",
+    "host_platform",
     "launch_many",
     "plan_windows",
 ]
@@ -162,6 +163,11 @@ def _is_wsl(environ: Mapping[str, str]) -> bool:
         return False
 
 
+def host_platform(environ: Mapping[str, str]) -> HostPlatform:
+    """The real platform terminal detection looks at (lets the launcher check before it builds)."""
+    return HostPlatform(sys.platform, environ, shutil.which, _is_wsl(environ))
+
+
 def launch_many(
     agents: Sequence[str],
     options: MultiLaunchOptions,
@@ -182,7 +188,7 @@ def launch_many(
     out = out or sys.stdout
     err = err or sys.stderr
     env = child_env(environ)
-    platform = platform or HostPlatform(sys.platform, environ, shutil.which, _is_wsl(environ))
+    platform = platform or host_platform(environ)
     run = run or partial(run_command, env=env, timeout_s=30.0)
     try:
         terminal = detect_terminal(platform, requested=options.terminal, force_tmux=options.tmux)

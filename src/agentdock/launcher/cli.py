@@ -13,19 +13,35 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentdock import paths
+from agentdock.inbox.errors import InboxError
+from agentdock.inbox.multi import MultiLaunchOptions, add_multi_arguments, host_platform, launch_many
+from agentdock.inbox.terminals import detect_terminal
 from agentdock.launcher.errors import LauncherError
 from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
 from agentdock.launcher.project import default_data_dir, resolve_project_root
-from agentdock.launcher.session import Interrupted, LaunchOptions, Reporter, launch, terminate_on_signals
+from agentdock.launcher.session import (
+    Interrupted,
+    LaunchOptions,
+    Reporter,
+    launch,
+    prepare_many,
+    terminate_on_signals,
+)
 
-__all__ = ["doctor_main", "main", "stop_main"]
+__all__ = ["doctor_main", "main", "multi_options", "stop_main"]
 
 _EPILOG = """\
-steps: check Docker; resolve the project; provision the agent's token; start qms-mcp and
-git-mcp when they do not answer (pid/log files in <project>/.agentdock/run); build the image
-when missing or when its inputs changed; refuse a second container for the agent; start the
-container (SETUP_ONLY=1); wait until it is ready; attach `claude` (or bash); remove the
-container on exit, Ctrl-C or SIGTERM.  The servers stay up: `./launch.sh stop` stops them.
+one agent (./launch.sh [agent], default claude): check Docker; resolve the project; provision
+the agent's token; start qms-mcp and git-mcp when they do not answer (pid/log files in
+<project>/.agentdock/run); build the image when missing or when its inputs changed; refuse a
+second container for the agent; start the container (SETUP_ONLY=1); wait until it is ready;
+attach `claude` (or bash); remove the container on exit, Ctrl-C or SIGTERM.  The servers stay
+up: `./launch.sh stop` stops them.
+
+several agents (./launch.sh claude qa ...): check every name, start the servers and build
+the image once, then open one window per agent (each runs ./launch.sh <agent> with --shell,
+--qms-port, --git-port, --image and --projects passed on) and one for the inbox watcher:
+tmux (--tmux, or when there is no desktop) or the desktop's terminal (--terminal NAME).
 
 other commands: ./launch.sh doctor  (check each piece)   ./launch.sh stop  (stop the servers)
 """
@@ -52,11 +68,16 @@ def _common(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None
 def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="./launch.sh",
-        description="Start an agent's container and attach an interactive Claude Code session.",
+        description=(
+            "Start an agent's container and attach an interactive Claude Code session "
+            "(or, given several agents, one window per agent plus an inbox watcher)."
+        ),
         epilog=_EPILOG + "\nArguments after `--` go to claude (or bash).\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("agent", nargs="?", default="claude", help="agent name (default: claude)")
+    parser.add_argument(
+        "agent", nargs="*", help="agent name(s) (default: claude); two or more open a multi-agent session"
+    )
     _common(parser, environ)
     parser.add_argument(
         "--no-attach", action="store_true", help="start the container and print how to attach"
@@ -79,18 +100,42 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="copy agentdock into docker/dist/ for a manual docker build",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the image build output")
+    add_multi_arguments(parser)
     return parser
 
 
+def multi_options(
+    args: argparse.Namespace, root: Path, projects: str | Path, extra: Sequence[str]
+) -> MultiLaunchOptions:
+    """How `launch_many` opens the windows: every window's ``./launch.sh <agent>`` gets the same
+    project, ports, image, /projects and --shell (not --rebuild/--no-attach: the image is built
+    and the windows attach)."""
+    passthrough = (
+        *(("--shell",) if args.shell else ()),
+        *("--qms-port", str(args.qms_port), "--git-port", str(args.git_port)),
+        *("--image", args.image, "--projects", str(projects)),
+        *(("--", *extra) if extra else ()),
+    )
+    return MultiLaunchOptions(
+        project_root=root,
+        passthrough=passthrough,
+        tmux=args.tmux,
+        terminal=args.terminal,
+        session=args.session,
+    )
+
+
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
-    """``agentdock launch [agent] [options]``."""
+    """``agentdock launch [agent ...] [options]``."""
     env = os.environ if environ is None else environ
     argv = list(argv)
     extra: tuple[str, ...] = ()
     if "--" in argv:  # after --: arguments for claude (or bash)
         cut = argv.index("--")
         argv, extra = argv[:cut], tuple(argv[cut + 1 :])
-    args = _launch_parser(env).parse_args(argv)
+    parser = _launch_parser(env)
+    args = parser.parse_intermixed_args(argv)
+    agents: list[str] = args.agent or ["claude"]
     reporter = Reporter(verbose=args.verbose)
     if args.prepare_context:
         try:
@@ -100,6 +145,12 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             return 1
         print(f"prepared {dist}; now: docker build -t {args.image} {dist.parent}")
         return 0
+    if len(agents) == 1 and (args.tmux or args.terminal or args.session):
+        reporter.error("--tmux, --terminal and --session open several agents at once; name two or more")
+        return 2
+    if len(agents) > 1 and args.no_attach:
+        reporter.error("--no-attach starts one agent; name a single agent with it")
+        return 2
     projects: str | Path = args.projects
     if "/" in str(projects):
         projects = Path(projects).expanduser().resolve()
@@ -107,7 +158,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             reporter.error(f"--projects {projects} is not a directory")
             return 2
     options = LaunchOptions(
-        agent=args.agent,
+        agent=agents[0],
         project_root=args.project_root,
         cwd=Path.cwd(),
         data_dir=default_data_dir(env),
@@ -124,8 +175,14 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     )
     try:
         with terminate_on_signals():
-            return launch(options, reporter, environ=env)
-    except LauncherError as exc:
+            if len(agents) == 1:
+                return launch(options, reporter, environ=env)
+            # Refuse a missing terminal before minutes of image building, not after.
+            detect_terminal(host_platform(env), requested=args.terminal, force_tmux=args.tmux)
+            root = prepare_many(options, agents, reporter)
+            reporter.step(f"Opening a window per agent ({', '.join(agents)}) and one for the inbox watcher")
+            return launch_many(agents, multi_options(args, root, projects, extra), environ=env)
+    except (LauncherError, InboxError) as exc:
         reporter.error(str(exc))
         return 1
     except Interrupted as exc:

@@ -78,7 +78,9 @@ def existing_containers(client: Any, root: Any, agent: str | None = None) -> lis
     if agent is not None:
         filters.append(f"{LABEL_AGENT}={agent}")
     try:
-        return list(client.containers.list(all=True, filters={"label": filters}))
+        # ignore_removed: a container removed between the listing and its inspection (another
+        # launcher cleaning up) is skipped instead of failing the whole listing with a 404
+        return list(client.containers.list(all=True, filters={"label": filters}, ignore_removed=True))
     except docker.errors.DockerException as exc:
         raise DockerError(f"cannot list containers: {exc}") from exc
 

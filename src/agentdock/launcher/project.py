@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from agentdock import paths
@@ -25,6 +25,7 @@ __all__ = [
     "init_demo_project",
     "resolve_project_root",
     "validate_agent",
+    "validate_agents",
 ]
 
 #: Environment variables a child process (qms init, the servers) may inherit.
@@ -169,6 +170,21 @@ def validate_agent(root: Path, agent: str) -> str:
         listing = ", ".join(names) if names else f"none (no {paths.agents_dir(root)}/*.md)"
         raise ConfigError(f"unknown agent {agent!r}; valid agents: {listing}")
     return agent
+
+
+def validate_agents(root: Path, agents: Sequence[str]) -> list[str]:
+    """Every name in ``agents`` if the project defines it and none repeats; else ConfigError
+    naming all the unknown (or repeated) ones and listing the valid agents."""
+    names = agent_names(root)
+    unknown = [agent for agent in agents if agent not in names]
+    if unknown:
+        listing = ", ".join(names) if names else f"none (no {paths.agents_dir(root)}/*.md)"
+        shown = ", ".join(repr(agent) for agent in unknown)
+        raise ConfigError(f"unknown agent{'s' if len(unknown) > 1 else ''} {shown}; valid agents: {listing}")
+    repeated = sorted({agent for agent in agents if list(agents).count(agent) > 1})
+    if repeated:
+        raise ConfigError(f"each agent may be launched once; repeated: {', '.join(repeated)}")
+    return list(agents)
 
 
 def container_project_dir(root: Path) -> str:

@@ -1,19 +1,22 @@
 """One ``./launch.sh`` run, step by step: engine, project, token, servers, image, container, attach.
 
 Each step prints what it does and fails with a message that says what to fix.
+``./launch.sh A B ...`` runs the shared steps (servers, image) once in
+`prepare_many` before it opens a window per agent.
 The container is removed on exit, Ctrl-C or SIGTERM (``--no-attach`` leaves it
 running once it is ready); the host servers stay up for the next launch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +35,7 @@ from agentdock.launcher.containers import (
 from agentdock.launcher.errors import DockerError, TokenError
 from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_ids, ensure_image
 from agentdock.launcher.layout import LayoutSpec
-from agentdock.launcher.project import resolve_project_root, validate_agent
+from agentdock.launcher.project import resolve_project_root, validate_agent, validate_agents
 from agentdock.launcher.servers import ensure_servers, server_specs
 
 __all__ = [
@@ -40,10 +43,13 @@ __all__ = [
     "Interrupted",
     "LaunchOptions",
     "Reporter",
+    "Shared",
     "bridge_gateway",
     "connect_docker",
+    "ensure_shared",
     "launch",
     "passthrough_env",
+    "prepare_many",
     "provision_token",
     "terminate_on_signals",
 ]
@@ -62,9 +68,19 @@ class Interrupted(BaseException):
 
 @contextmanager
 def terminate_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into `Interrupted` for the duration (main thread only)."""
+    """Turn SIGTERM and SIGHUP into `Interrupted` for the duration (main thread only).
+
+    Only the first one raises: a closed terminal window sends SIGHUP more than once
+    (to the shell, then to its process group), and a repeat must not cut short the
+    cleanup (removing the container) that the first one started.
+    """
+    fired = False
 
     def handler(signum: int, _frame: FrameType | None) -> None:
+        nonlocal fired
+        if fired:
+            return
+        fired = True
         raise Interrupted(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -76,24 +92,32 @@ def terminate_on_signals() -> Iterator[None]:
 
 
 class Reporter:
-    """Step-by-step messages on stderr."""
+    """Step-by-step messages on stderr.
+
+    A closed terminal window hangs up the launcher's stderr: writes then fail
+    (EIO), and must not stop the cleanup the hang-up started, so they are dropped.
+    """
 
     def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.verbose = verbose
 
+    def _write(self, line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # hung-up terminal, closed pipe or stream
+            print(line, file=self.stream, flush=True)
+
     def step(self, message: str) -> None:
-        print(f"==> {message}", file=self.stream, flush=True)
+        self._write(f"==> {message}")
 
     def info(self, message: str) -> None:
-        print(f"    {message}", file=self.stream, flush=True)
+        self._write(f"    {message}")
 
     def detail(self, message: str) -> None:
         if self.verbose:
-            print(f"    | {message}", file=self.stream, flush=True)
+            self._write(f"    | {message}")
 
     def error(self, message: str) -> None:
-        print(f"agentdock: error: {message}", file=self.stream, flush=True)
+        self._write(f"agentdock: error: {message}")
 
 
 @dataclass(frozen=True)
@@ -206,6 +230,58 @@ def _attach(container: Any, project_dir: str, options: LaunchOptions) -> int:
                 proc.wait()
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What the shared steps (servers, image) leave for a container launch."""
+
+    repo: Path  # the agentdock checkout (docker/.env lives there)
+    uid: int  # the image user's uid/gid
+    gid: int
+
+
+def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, reporter: Reporter) -> Shared:
+    """The steps every launch of a project shares: qms-mcp/git-mcp answering, the image up to date."""
+    reporter.step("Checking the MCP servers (qms-mcp, git-mcp)")
+    gateway = bridge_gateway(client)
+    hosts = ["127.0.0.1"] + ([gateway] if gateway else [])
+    if gateway is None:
+        reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
+    specs = server_specs(root, hosts, options.qms_port, options.git_port)
+    ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
+
+    reporter.step(f"Checking the image {options.image}")
+    repo = agentdock_checkout()
+    uid, gid = container_ids()
+    image = ensure_image(
+        client,
+        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
+        rebuild=options.rebuild,
+        on_line=reporter.detail,
+    )
+    verb = f"built ({image.reason})" if image.built else "up to date"
+    reporter.info(f"{image.tag} {verb}, {image.size_bytes / 1e6:.0f} MB")
+    return Shared(repo=repo, uid=uid, gid=gid)
+
+
+def prepare_many(options: LaunchOptions, agents: Sequence[str], reporter: Reporter) -> Path:
+    """Before ``./launch.sh A B ...`` opens its windows: resolve the project, refuse unknown agents,
+    provision every agent's token, start the servers and build the image — once, here, so the
+    per-window launches find everything ready.  Returns the project root."""
+    reporter.step("Resolving the project")
+    root = resolve_project_root(options.project_root, cwd=options.cwd, data_dir=options.data_dir.expanduser())
+    names = validate_agents(root, agents)
+    reporter.info(f"project {root}, agents {', '.join(names)}")
+
+    reporter.step("Checking Docker")
+    with connect_docker() as client:
+        reporter.info(f"engine {client.version().get('Version', '?')} answers")
+        reporter.step("Provisioning the agents' tokens")
+        tokens = [provision_token(root, agent) for agent in names]
+        reporter.info(f"token files under {paths.users_dir(root)}/<agent>/container/")
+        ensure_shared(client, root, tokens[0], options, reporter)
+    return root
+
+
 def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, str] | None = None) -> int:
     """Run every step of a launch; return the attached program's exit status (0 for --no-attach)."""
     environ = os.environ if environ is None else environ
@@ -223,26 +299,8 @@ def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, 
         reporter.info(
             f"token file {paths.agent_token_file(root, agent)} (hash in {paths.token_store_file(root)})"
         )
-
-        reporter.step("Checking the MCP servers (qms-mcp, git-mcp)")
-        gateway = bridge_gateway(client)
-        hosts = ["127.0.0.1"] + ([gateway] if gateway else [])
-        if gateway is None:
-            reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
-        specs = server_specs(root, hosts, options.qms_port, options.git_port)
-        ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
-
-        reporter.step(f"Checking the image {options.image}")
-        repo = agentdock_checkout()
-        uid, gid = container_ids()
-        image = ensure_image(
-            client,
-            ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
-            rebuild=options.rebuild,
-            on_line=reporter.detail,
-        )
-        verb = f"built ({image.reason})" if image.built else "up to date"
-        reporter.info(f"{image.tag} {verb}, {image.size_bytes / 1e6:.0f} MB")
+        shared = ensure_shared(client, root, token, options, reporter)
+        repo, uid, gid = shared.repo, shared.uid, shared.gid
 
         reporter.step(f"Starting {agent}'s container")
         environment = {**passthrough_env(repo / "docker" / ".env", environ), **options.environment}

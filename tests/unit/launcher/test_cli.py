@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from agentdock.launcher.cli import main, stop_main
+from agentdock.inbox.multi import MultiLaunchOptions, agent_command
+from agentdock.launcher.cli import _launch_parser, main, multi_options, stop_main
 from agentdock.launcher.session import passthrough_env
 
 
@@ -31,3 +33,90 @@ def test_gh_token_comes_from_the_environment_over_the_env_file(tmp_path: Path) -
     assert passthrough_env(env_file, {}) == {"GH_TOKEN": "from-file"}
     assert passthrough_env(env_file, {"GH_TOKEN": "from-env", "SECRET": "no"}) == {"GH_TOKEN": "from-env"}
     assert passthrough_env(tmp_path / "missing", {}) == {}
+
+
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent"}
+
+
+def test_every_unknown_agent_of_several_is_refused_with_the_list_before_docker_is_touched(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["claude", "mallory", "qa", "eve", "--tmux", "--project-root", str(project)], environ=NO_DOCKER
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        "unknown agents 'mallory', 'eve'; valid agents: claude, qa, tu_ui, tu_scene, tu_sketch, tu_sim, bu"
+        in err
+    )
+    assert "Checking Docker" not in err
+
+
+def test_an_agent_named_twice_is_refused_before_docker_is_touched(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["qa", "claude", "qa", "--tmux", "--project-root", str(project)], environ=NO_DOCKER)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "each agent may be launched once; repeated: qa" in err
+    assert "Checking Docker" not in err
+
+
+def test_a_terminal_that_is_not_installed_is_refused_before_docker_is_touched(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("konsole") is not None:
+        pytest.skip("konsole is installed here; the refusal needs a terminal that is not")
+    code = main(["claude", "qa", "--terminal", "konsole", "--project-root", str(project)], environ=NO_DOCKER)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "terminal 'konsole' needs 'konsole', which is not on PATH" in err
+    assert "Resolving the project" not in err and "Checking Docker" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["qa", "--tmux"], "--tmux, --terminal and --session open several agents at once"),
+        (["--session", "s"], "--tmux, --terminal and --session open several agents at once"),
+        (["claude", "qa", "--no-attach"], "--no-attach starts one agent"),
+    ],
+)
+def test_options_that_do_not_fit_the_number_of_agents_are_refused(
+    project: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main([*argv, "--project-root", str(project)], environ=NO_DOCKER) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_several_agents_open_windows_that_get_the_launch_options_but_not_rebuild_or_no_attach(
+    tmp_path: Path,
+) -> None:
+    argv = ["claude", "--shell", "qa", "--qms-port", "9100", "--git-port", "9101", "--rebuild",
+            "--image", "agent:test", "tu_ui", "--tmux", "--session", "review", "--ready-timeout", "5"]  # fmt: skip
+    args = _launch_parser({}).parse_intermixed_args(argv)
+    assert args.agent == ["claude", "qa", "tu_ui"]
+    options = multi_options(args, tmp_path, tmp_path / "projects", ("--model", "x"))
+    forwarded = ("--shell", "--qms-port", "9100", "--git-port", "9101", "--image", "agent:test",
+                 "--projects", str(tmp_path / "projects"), "--", "--model", "x")  # fmt: skip
+    assert options == MultiLaunchOptions(
+        project_root=tmp_path,
+        passthrough=forwarded,
+        tmux=True,
+        terminal=None,
+        session="review",
+    )
+    # what each window runs: this agent, the resolved project, the forwarded options
+    assert agent_command(("./launch.sh",), "qa", options) == (
+        "./launch.sh", "qa", "--project-root", str(tmp_path), *options.passthrough,
+    )  # fmt: skip
+
+
+def test_no_agent_means_claude_and_the_default_projects_volume_is_forwarded_by_name(tmp_path: Path) -> None:
+    args = _launch_parser({}).parse_intermixed_args(["--terminal", "xterm"])
+    assert args.agent == []
+    options = multi_options(args, tmp_path, "agentdock-projects", ())
+    assert options.passthrough == ("--qms-port", "8000", "--git-port", "8001", "--image", "claude-agent",
+                                   "--projects", "agentdock-projects")  # fmt: skip
+    assert options.terminal == "xterm" and not options.tmux

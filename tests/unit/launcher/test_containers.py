@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from agentdock.launcher.containers import (
     AgentContainerSpec,
     container_name,
+    existing_containers,
     start_agent_container,
     wait_until_ready,
 )
@@ -88,9 +90,12 @@ class FakeContainers:
         self.filters: list[Any] = []
         self.runs = 0
 
-    def list(self, all: bool, filters: dict[str, Any]) -> list[FakeContainer]:
+    def list(self, all: bool, filters: dict[str, Any], ignore_removed: bool = False) -> list[FakeContainer]:
+        """Like the SDK: list, then inspect each; one removed in between is a 404 unless ignored."""
         self.filters.append(filters)
-        return self.existing
+        if any(c.removed for c in self.existing) and not ignore_removed:
+            raise docker.errors.NotFound("No such container: removed while listing")
+        return [c for c in self.existing if not c.removed]
 
     def run(self, *args: Any, **kwargs: Any) -> FakeContainer:
         self.runs += 1
@@ -127,3 +132,11 @@ def test_container_names_differ_per_project_and_agent(tmp_path: Path) -> None:
     b = container_name(AgentContainerSpec(layout=LayoutSpec(tmp_path / "b" / "proj", "qa", "t")))
     c = container_name(AgentContainerSpec(layout=LayoutSpec(tmp_path / "a" / "proj", "bu", "t")))
     assert len({a, b, c}) == 3 and a.startswith("agentdock-proj-") and a.endswith("-qa")
+
+
+def test_a_container_removed_between_listing_and_inspecting_is_skipped(project: Path) -> None:
+    kept = FakeContainer(["running"], status="running", name="agentdock-demo-qa")
+    vanishing = FakeContainer(["exited"], status="exited", name="agentdock-demo-bu")
+    client = FakeClient([vanishing, kept])
+    vanishing.removed = True  # another launcher removed it after the engine listed it
+    assert existing_containers(client, project) == [kept]
