@@ -73,7 +73,7 @@ async def _measure() -> tuple[dict[str, list[float]], dict[str, list[float]], st
 
     async with open_environment(EnvironmentSettings(workers=1)) as env:
         agent, bare = await anyio.to_thread.run_sync(_loops, env)
-        return agent, bare, env.image
+        return agent, bare, env.image_tag
 
 
 def run() -> list[dict[str, Any]]:

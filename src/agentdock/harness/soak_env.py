@@ -66,7 +66,8 @@ class SoakEnvironment:
     client: Any
     root: Path
     gateway: str
-    image: str
+    image: str  # the image id, pinned for the run
+    image_tag: str
     uid: int
     gid: int
     ports: dict[str, int]
@@ -189,6 +190,7 @@ def _setup(
         root=root,
         gateway=gateway,
         image=image_id,
+        image_tag=image.tag,
         uid=uid,
         gid=gid,
         ports=ports,
