@@ -7,6 +7,8 @@
 * :func:`file_lock`: an exclusive ``fcntl.flock`` on a lock file, so several
   processes (the CLI and a server) serialise on one resource.  The kernel drops
   the lock when the holder dies, so a killed process never leaves it held.
+  :func:`acquire_lock` / :func:`release_lock` are the same split in two, for a
+  caller that takes the lock in a worker thread and releases it elsewhere.
 * :func:`append_line`: append one line with ``O_APPEND`` and ``fsync``.
 """
 
@@ -16,10 +18,18 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["append_line", "atomic_write_bytes", "atomic_write_text", "file_lock", "fsync_dir"]
+__all__ = [
+    "acquire_lock",
+    "append_line",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_lock",
+    "fsync_dir",
+    "release_lock",
+]
 
 
 def fsync_dir(path: Path) -> None:
@@ -67,13 +77,36 @@ def append_line(path: Path, line: str) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def file_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive cross-process lock on ``lock_path`` (created if absent) for the block."""
+def acquire_lock(lock_path: Path, *, on_wait: Callable[[], None] | None = None) -> int:
+    """Block until ``lock_path`` is exclusively locked; returns the descriptor for :func:`release_lock`.
+
+    ``on_wait`` is called (once, before blocking) when another holder has the lock.
+    """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    """Release a lock taken with :func:`acquire_lock` (closing the descriptor drops the flock)."""
+    os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive cross-process lock on ``lock_path`` (created if absent) for the block."""
+    fd = acquire_lock(lock_path, on_wait=on_wait)
+    try:
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the flock
+        release_lock(fd)

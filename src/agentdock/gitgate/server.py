@@ -11,6 +11,12 @@ each command.  Over stdio the caller is ``--user`` (or ``QMS_USER``).
 A refused command is a tool result with ``isError: true`` whose text starts
 ``refused [<rule>]``; a malformed request (no ``command`` string, unknown
 arguments) is a JSON-RPC ``invalid params`` error.
+
+A call with an ``Idempotency-Key`` header (the proxy sends one, the same on every
+retry) runs at most once per (agent, key): a retry gets the first call's result,
+also when it arrives while the first is still running (it waits for it).  Records
+live in ``<root>/.agentdock/idempotency/git/``; the same key with another command
+is refused (``refused [idempotency]``).
 """
 
 from __future__ import annotations
@@ -69,9 +75,11 @@ async def reject_malformed(ctx: ServerRequestContext[Any, Any], call_next: CallN
 
 def build_server(gateway: GitGateway, *, stdio_user: str | None = None) -> MCPServer[Any]:
     """The MCP server: one tool, the caller taken from the bearer token (or ``stdio_user``)."""
+    from agentdock.auth import IdempotencyConflict, IdempotencyStore
     from agentdock.auth.errors import Unauthenticated
-    from agentdock.auth.http import caller_agent
+    from agentdock.auth.http import caller_agent, idempotency_key
 
+    records = IdempotencyStore(gateway.config.root, "git")
     server: MCPServer[Any] = MCPServer(
         "git-mcp",
         instructions="Run git in the host project through a policy-checked gateway: tool git_exec(command).",
@@ -90,12 +98,32 @@ def build_server(gateway: GitGateway, *, stdio_user: str | None = None) -> MCPSe
             agent = caller_agent(ctx, stdio_user=stdio_user)
         except Unauthenticated as exc:
             raise MCPError(INVALID_REQUEST, str(exc)) from exc
-        outcome = await gateway.execute(command, agent)
-        text, structured = render(outcome)
+
+        async def run() -> dict[str, Any]:
+            outcome = await gateway.execute(command, agent)
+            text, structured = render(outcome)
+            return {"text": text, "structured": structured, "is_error": not outcome.ok}
+
+        key = idempotency_key(ctx)
+        try:
+            payload, replayed = await records.run_async(agent, key, TOOL_NAME, {"command": command}, run)
+        except IdempotencyConflict as exc:
+            payload = {
+                "text": f"refused [idempotency]: {exc}\nNothing was run.",
+                "structured": {
+                    "ok": False,
+                    "refused": {"rule": "idempotency", "reason": str(exc), "step": None},
+                    "steps": [],
+                },
+                "is_error": True,
+            }
+        else:
+            if replayed:
+                log.info("agent=%s replayed Idempotency-Key %s: %r not run again", agent, key, command)
         return CallToolResult(
-            content=[TextContent(type="text", text=text)],
-            structured_content=structured,
-            is_error=not outcome.ok,
+            content=[TextContent(type="text", text=payload["text"])],
+            structured_content=payload["structured"],
+            is_error=payload["is_error"],
         )
 
     return server
