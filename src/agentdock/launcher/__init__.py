@@ -6,9 +6,11 @@ Reusable API (the soak harness launches containers through it, as ``./launch.sh`
   — all mounts, masks and overlays; refuses a second container for the agent; returns the container.
 * `wait_until_ready(container, timeout_s)`, `remove_container(container)`, `existing_containers(client, root)`.
 * `ensure_servers(server_specs(root, hosts), token)` — qms-mcp and git-mcp answering MCP ``initialize``,
-  started in the background when they don't; `stop_servers(root)`.
-* `ensure_image(client, ImageSpec(repo=agentdock_checkout(), uid=..., gid=...))` — builds when missing or
-  when the inputs hash changed; `prepare_context(repo)` for a manual ``docker build``.
+  started in the background when they don't; `stop_servers(root)`.  Holds the project's
+  ``servers.lock`` (in ``paths.run_dir(root)``), so two launches at once start each server once.
+* `ensure_image(client, ImageSpec(repo=agentdock_checkout(), uid=..., gid=...))` — builds (from a
+  private copy of the inputs, under a per-tag lock) when missing or when the inputs hash changed;
+  `prepare_context(repo)` fills ``docker/dist`` for a manual ``docker build``.
 * `provision_token(root, agent)`, `bridge_gateway(client)`, `connect_docker()`, `container_ids()`.
 """
 
@@ -27,6 +29,7 @@ from agentdock.launcher.errors import (
     DockerError,
     ImageBuildError,
     LauncherError,
+    LockTimeout,
     ServerError,
     TokenError,
 )
@@ -69,6 +72,7 @@ __all__ = [
     "LaunchOptions",
     "LauncherError",
     "LayoutSpec",
+    "LockTimeout",
     "Probe",
     "ServerError",
     "ServerSpec",

@@ -7,6 +7,7 @@
     │   ├── AgentAlreadyRunning        a container for this agent and project exists
     │   └── ContainerNotReady          the container died or missed the readiness deadline (carries logs)
     ├── ServerError                    qms-mcp / git-mcp could not be started or did not become healthy
+    ├── LockTimeout                    another launch held a step's lock (image, servers) for too long
     └── TokenError                     the agent's bearer token could not be provisioned
 
 Foreign exceptions (docker.errors.*, httpx, OSError, subprocess) are translated
@@ -22,6 +23,7 @@ __all__ = [
     "DockerError",
     "ImageBuildError",
     "LauncherError",
+    "LockTimeout",
     "ServerError",
     "TokenError",
 ]
@@ -70,6 +72,10 @@ class ContainerNotReady(DockerError):
 
 class ServerError(LauncherError):
     """A host MCP server could not be started or never became healthy."""
+
+
+class LockTimeout(LauncherError):
+    """Another launch held the lock of a shared step (image, servers) past the bounded wait."""
 
 
 class TokenError(LauncherError):

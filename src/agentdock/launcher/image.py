@@ -1,11 +1,18 @@
 """The agent image: its build context, the hash of its inputs, and building it when that changes.
 
-The Docker build context is ``docker/``.  agentdock's own source reaches it
-through ``docker/dist/`` (git-ignored), which `prepare_context` fills from the
-checkout: ``dist/agentdock-src/`` (pyproject.toml, README.md, src/agentdock)
-and ``dist/mcp_proxy.py``.  A plain file copy — no build tools on the host, and
-the wheel is built inside the image.  After it, ``docker build -t claude-agent
-docker/`` works by hand as well.
+The image is built from ``docker/`` (Dockerfile, entrypoint, pinned
+requirements, CA certificates) plus agentdock's own source: ``dist/agentdock-src/``
+(pyproject.toml, README.md, src/agentdock) and ``dist/mcp_proxy.py``.  A plain
+file copy — no build tools on the host, and the wheel is built inside the image.
+
+`ensure_image` copies every input into a private temporary folder and builds
+from that, so two launches never delete each other's context, and the label is
+computed from exactly the files sent.  It holds a lock per tag in the checkout's
+run folder (``<checkout>/.agentdock/run/image-<tag>.lock``; the image serves
+every project launched from the checkout) while it checks and builds, so a
+second launch waits and then finds the image up to date.  `prepare_context`
+fills ``docker/dist/`` (git-ignored, under a lock as well) for a build by hand:
+``./launch.sh --prepare-context && docker build -t claude-agent docker/``.
 
 The image carries the label ``io.agentdock.inputs``: a SHA-256 over every
 input (Dockerfile, entrypoint, pinned requirements, CA certificates, the
@@ -18,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +35,9 @@ from typing import Any
 
 import docker.errors
 
+from agentdock import paths
 from agentdock.launcher.errors import ConfigError, DockerError, ImageBuildError
+from agentdock.launcher.locks import step_lock
 
 __all__ = [
     "DEFAULT_CONTAINER_ID",
@@ -35,9 +46,11 @@ __all__ = [
     "ImageResult",
     "ImageSpec",
     "agentdock_checkout",
+    "assemble_context",
     "container_ids",
     "ensure_image",
     "image_inputs",
+    "image_lock_file",
     "inputs_hash",
     "prepare_context",
 ]
@@ -128,10 +141,9 @@ def image_inputs(spec: ImageSpec) -> dict[str, Path]:
     return files
 
 
-def inputs_hash(spec: ImageSpec) -> str:
-    """SHA-256 over the inputs' names, modes and contents, and the build arguments."""
+def _digest(files: Mapping[str, Path], build_args: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
-    for name, path in sorted(image_inputs(spec).items()):
+    for name, path in sorted(files.items()):
         try:
             data = path.read_bytes()
             executable = os.access(path, os.X_OK)
@@ -139,32 +151,69 @@ def inputs_hash(spec: ImageSpec) -> str:
             raise ConfigError(f"image input {path} cannot be read: {exc}") from exc
         digest.update(f"{name}\0{int(executable)}\0{len(data)}\0".encode())
         digest.update(data)
-    for key, value in sorted(spec.all_build_args().items()):
+    for key, value in sorted(build_args.items()):
         digest.update(f"arg\0{key}={value}\0".encode())
     return digest.hexdigest()
 
 
-def prepare_context(repo: Path) -> Path:
-    """Copy agentdock's source and the proxy script into ``docker/dist/`` (replacing what was there)."""
+def inputs_hash(spec: ImageSpec) -> str:
+    """SHA-256 over the inputs' names, modes and contents, and the build arguments."""
+    return _digest(image_inputs(spec), spec.all_build_args())
+
+
+def _copy(files: Mapping[str, Path], folder: Path) -> dict[str, Path]:
+    """Copy ``files`` (context name -> source) under ``folder``; name -> copy."""
+    copies: dict[str, Path] = {}
+    for name, source in files.items():
+        if not source.is_file():
+            raise ConfigError(f"{source} is missing; the image needs it")
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copy2(source, target)
+        except OSError as exc:
+            raise ConfigError(f"cannot copy {source} into the build context: {exc}") from exc
+        copies[name] = target
+    return copies
+
+
+def _readme_stub(source_copy: Path) -> None:
+    """pyproject names a readme and setuptools insists it exists: a stub when the checkout has none."""
+    readme = source_copy / "README.md"
+    if not readme.exists():
+        readme.write_text("agentdock\n", encoding="utf-8")
+
+
+def assemble_context(spec: ImageSpec, folder: Path) -> dict[str, Path]:
+    """Copy every image input into ``folder``, a complete build context of its own; name -> copy."""
+    copies = _copy(image_inputs(spec), folder)
+    _readme_stub(folder / "dist" / "agentdock-src")
+    (folder / "certs").mkdir(exist_ok=True)  # the Dockerfile copies certs/, even when it holds none
+    return copies
+
+
+def prepare_context(repo: Path, *, lock_timeout_s: float = 300.0) -> Path:
+    """Copy agentdock's source and the proxy script into ``docker/dist/`` (replacing what was there),
+    for ``docker build docker/`` by hand.  Under a lock: two at once never mix or delete halves."""
     docker_dir = repo / "docker"
     dist = docker_dir / "dist"
-    staging = docker_dir / f".dist-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        for name, source in _source_files(repo).items():
-            if not source.is_file():
-                raise ConfigError(f"{source} is missing; the image needs it")
-            target = staging / name.removeprefix("dist/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        readme = staging / "agentdock-src" / "README.md"
-        if not readme.exists():  # pyproject names a readme; setuptools insists it exists
-            readme.write_text("agentdock\n", encoding="utf-8")
-        shutil.rmtree(dist, ignore_errors=True)
-        staging.rename(dist)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with step_lock(
+        paths.run_dir(repo) / "context.lock", what="preparing docker/dist", timeout_s=lock_timeout_s
+    ):
+        staging = Path(tempfile.mkdtemp(prefix=".dist-", dir=docker_dir))
+        try:
+            _copy({name.removeprefix("dist/"): path for name, path in _source_files(repo).items()}, staging)
+            _readme_stub(staging / "agentdock-src")
+            shutil.rmtree(dist, ignore_errors=True)
+            staging.rename(dist)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return dist
+
+
+def image_lock_file(spec: ImageSpec) -> Path:
+    """The lock `ensure_image` holds for ``spec.tag``: in the checkout's run folder."""
+    return paths.run_dir(spec.repo) / f"image-{re.sub(r'[^A-Za-z0-9_.-]', '_', spec.tag)}.lock"
 
 
 def _image_label(client: Any, tag: str) -> tuple[str | None, int]:
@@ -178,12 +227,19 @@ def _image_label(client: Any, tag: str) -> tuple[str | None, int]:
     return str(labels.get(LABEL_INPUTS, "")), int(image.attrs.get("Size", 0))
 
 
-def build_image(client: Any, spec: ImageSpec, digest: str, on_line: Callable[[str], None]) -> None:
-    """``docker build`` the context with the inputs label; stream its output to ``on_line``."""
+def build_image(
+    client: Any,
+    spec: ImageSpec,
+    digest: str,
+    on_line: Callable[[str], None],
+    *,
+    context: Path | None = None,
+) -> None:
+    """``docker build`` ``context`` (default ``docker/``) with the inputs label; stream its output."""
     tail: list[str] = []
     try:
         for chunk in client.api.build(
-            path=str(spec.docker_dir),
+            path=str(context or spec.docker_dir),
             tag=spec.tag,
             buildargs=spec.all_build_args(),
             labels={LABEL_INPUTS: digest},
@@ -203,9 +259,33 @@ def build_image(client: Any, spec: ImageSpec, digest: str, on_line: Callable[[st
 
 
 def ensure_image(
-    client: Any, spec: ImageSpec, *, rebuild: bool = False, on_line: Callable[[str], None] = lambda _: None
+    client: Any,
+    spec: ImageSpec,
+    *,
+    rebuild: bool = False,
+    on_line: Callable[[str], None] = lambda _: None,
+    on_wait: Callable[[str], None] | None = None,
+    lock_file: Path | None = None,
+    lock_timeout_s: float = 1800.0,
 ) -> ImageResult:
-    """Build ``spec.tag`` when it is missing, when its inputs changed, or when ``rebuild``."""
+    """Build ``spec.tag`` when it is missing, when its inputs changed, or when ``rebuild``.
+
+    Holds ``lock_file`` (default `image_lock_file`) while it checks and builds; a second
+    caller waits up to ``lock_timeout_s`` (telling ``on_wait``, default ``on_line``), then
+    finds the image up to date.  The build runs from a private copy of the inputs.
+    """
+    with step_lock(
+        lock_file or image_lock_file(spec),
+        what=f"building the image {spec.tag}",
+        timeout_s=lock_timeout_s,
+        on_wait=on_wait or on_line,
+    ):
+        return _ensure_image(client, spec, rebuild=rebuild, on_line=on_line)
+
+
+def _ensure_image(
+    client: Any, spec: ImageSpec, *, rebuild: bool, on_line: Callable[[str], None]
+) -> ImageResult:
     digest = inputs_hash(spec)
     label, size = _image_label(client, spec.tag)
     if label is None:
@@ -216,8 +296,11 @@ def ensure_image(
         reason = "inputs changed"
     else:
         return ImageResult(spec.tag, digest, built=False, size_bytes=size, reason="up to date")
-    prepare_context(spec.repo)
-    build_image(client, spec, digest, on_line)
+    with tempfile.TemporaryDirectory(prefix="agentdock-context-") as folder:
+        context = Path(folder)
+        # the label describes exactly what is sent, even if the checkout changes meanwhile
+        digest = _digest(assemble_context(spec, context), spec.all_build_args())
+        build_image(client, spec, digest, on_line, context=context)
     label, size = _image_label(client, spec.tag)
     if label != digest:
         raise ImageBuildError(

@@ -4,7 +4,8 @@ A server counts as healthy when an MCP ``initialize`` over Streamable HTTP with
 an agent's bearer token succeeds.  When it fails, the launcher starts the
 server detached (its own session, so Ctrl-C in the launcher leaves it up),
 with pid and log files in ``paths.run_dir(root)``, and waits — bounded — until
-it is healthy.  ``stop_servers`` ends exactly the processes whose pid files it
+it is healthy.  All of that happens under the project's ``servers.lock``, so two
+launches at once start each server once.  ``stop_servers`` ends exactly the processes whose pid files it
 wrote, after checking the pid still belongs to that server.
 """
 
@@ -25,20 +26,26 @@ import httpx
 
 from agentdock import __version__, paths
 from agentdock.launcher.errors import ServerError
+from agentdock.launcher.locks import step_lock
 from agentdock.launcher.project import child_env, find_console_script
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "SERVERS_LOCK",
     "Probe",
     "ServerSpec",
     "ensure_servers",
     "mcp_initialize",
+    "read_pid_file",
+    "server_processes",
     "server_specs",
     "start_server",
     "stop_servers",
 ]
 
 PROTOCOL_VERSION = "2025-06-18"
+#: The lock file (in the project's run folder) held while servers are probed and started.
+SERVERS_LOCK = "servers.lock"
 
 
 @dataclass(frozen=True)
@@ -181,7 +188,12 @@ def start_server(spec: ServerSpec) -> subprocess.Popen[bytes]:
             )
     except OSError as exc:
         raise ServerError(f"cannot start {spec.command}: {exc}") from exc
-    spec.pid_file.write_text(json.dumps({"pid": proc.pid, "argv": argv, "port": spec.port}) + "\n")
+    try:
+        spec.pid_file.write_text(json.dumps({"pid": proc.pid, "argv": argv, "port": spec.port}) + "\n")
+    except BaseException:  # no pid file (disk error, a signal just now): nothing could stop it later
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 
@@ -194,8 +206,42 @@ def ensure_servers(
     client: httpx.Client | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    lock_timeout_s: float | None = None,
 ) -> dict[str, Probe]:
-    """Make every server in ``specs`` answer ``initialize``; start the ones that don't.  Bounded."""
+    """Make every server in ``specs`` answer ``initialize``; start the ones that don't.  Bounded.
+
+    Holds the project's ``servers.lock`` (under ``paths.run_dir(root)``) throughout, so a
+    second launch at the same moment waits (up to ``lock_timeout_s``, default ``timeout_s``
+    + 30 s), then finds the servers this one started instead of starting its own.
+    """
+    wait_s = timeout_s + 30.0 if lock_timeout_s is None else lock_timeout_s
+    with contextlib.ExitStack() as locks:
+        for root in sorted({spec.root for spec in specs}, key=str):
+            locks.enter_context(
+                step_lock(
+                    paths.run_dir(root) / SERVERS_LOCK,
+                    what="starting the MCP servers",
+                    timeout_s=wait_s,
+                    on_wait=on_event,
+                    clock=clock,
+                    sleep=sleep,
+                )
+            )
+        return _ensure_servers(
+            specs, token, timeout_s=timeout_s, on_event=on_event, client=client, clock=clock, sleep=sleep
+        )
+
+
+def _ensure_servers(
+    specs: Sequence[ServerSpec],
+    token: str,
+    *,
+    timeout_s: float,
+    on_event: Callable[[str], None],
+    client: httpx.Client | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Probe]:
     own = client is None
     http = client or httpx.Client(timeout=httpx.Timeout(5.0), trust_env=False)
     try:
@@ -245,6 +291,38 @@ def ensure_servers(
             http.close()
 
 
+def read_pid_file(pid_file: Path) -> int | None:
+    """The pid a server's pid file names, or None when there is no (readable) pid file."""
+    try:
+        return int(json.loads(pid_file.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def server_processes(root: Path, commands: Sequence[str] = ("qms-mcp", "git-mcp")) -> list[int]:
+    """Pids of running ``commands`` serving ``root`` (``--project-root ROOT`` in their argv), found
+    in /proc whether or not a pid file names them; empty where there is no /proc."""
+    wanted = str(root)
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        args = [arg.decode("utf-8", "replace") for arg in argv]
+        serves_root = any(
+            arg == "--project-root" and args[i + 1 : i + 2] == [wanted] for i, arg in enumerate(args)
+        )
+        if serves_root and any(Path(arg).name in commands for arg in args[:2]):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def stop_servers(
     root: Path, commands: Sequence[str] = ("qms-mcp", "git-mcp"), *, timeout_s: float = 10.0
 ) -> list[str]:
@@ -252,25 +330,27 @@ def stop_servers(
     stopped: list[str] = []
     for command in commands:
         pid_file = paths.run_dir(root) / f"{command}.pid"
-        try:
-            pid = int(json.loads(pid_file.read_text())["pid"])
-        except FileNotFoundError:
+        if not pid_file.exists():
             continue
-        except (OSError, ValueError, KeyError, TypeError):
-            pid_file.unlink(missing_ok=True)
-            continue
-        if _pid_is(pid, command):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                _reap(pid)
-                time.sleep(0.1)
-            if _pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-            _reap(pid)
+        pid = read_pid_file(pid_file)
+        if pid is not None and _pid_is(pid, command):
+            _terminate(pid, timeout_s)
             stopped.append(f"{command} (pid {pid})")
         pid_file.unlink(missing_ok=True)
     return stopped
+
+
+def _terminate(pid: int, timeout_s: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _reap(pid)
 
 
 def _reap(pid: int) -> None:

@@ -257,6 +257,7 @@ def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, r
         ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
         rebuild=options.rebuild,
         on_line=reporter.detail,
+        on_wait=reporter.info,
     )
     verb = f"built ({image.reason})" if image.built else "up to date"
     reporter.info(f"{image.tag} {verb}, {image.size_bytes / 1e6:.0f} MB")
