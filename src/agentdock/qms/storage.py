@@ -11,6 +11,11 @@ the document's cross-process lock is held.  :meth:`Storage.commit` then
    missing ones), metadata written last;
 3. deletes the journal.
 
+Ownership.  A file written into an agent's workspace is given the workspace
+folder's owner when the server runs as root and they differ (agents run as a
+non-root uid in their containers; a root-owned 0644 checkout could not be
+edited in place there).
+
 A process killed before step 1 leaves the document as it was; killed after it,
 the next operation that takes the document's lock (or :meth:`recover_all`)
 replays the journal, so the document ends up exactly as after the operation.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,12 +35,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agentdock import paths
 from agentdock.auth.files import append_line, atomic_write_text, file_lock, fsync_dir
 from agentdock.qms.errors import BadRequest, NotFound, StorageError
 from agentdock.qms.ids import DocId, DocType, Layout, existing_numbers, number_text, parse_doc_id
 from agentdock.qms.model import Meta
 
 __all__ = ["Change", "Storage", "utc_now"]
+
+log = logging.getLogger("agentdock.qms.storage")
 
 
 def utc_now() -> str:
@@ -186,6 +195,7 @@ class Storage:
                     path.unlink()
             else:
                 atomic_write_text(path, text)
+                self._give_to_workspace_owner(path)
             touched.add(path.parent)
         self._append_events(doc, journal["events"])
         meta_path = self.layout.meta_file(doc)
@@ -199,6 +209,21 @@ class Storage:
                 fsync_dir(folder)
         self.layout.journal_file(doc).unlink()
         fsync_dir(self.layout.journal_file(doc).parent)
+
+    def _give_to_workspace_owner(self, path: Path) -> None:
+        """As root, hand a file just written into an agent's workspace to the workspace's owner."""
+        if os.geteuid() != 0:
+            return
+        folder = path.parent
+        if folder != paths.agent_workspace_dir(self.root, folder.parent.name):
+            return
+        try:
+            owner = folder.stat()
+            mine = path.stat(follow_symlinks=False)
+            if (mine.st_uid, mine.st_gid) != (owner.st_uid, owner.st_gid):
+                os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+        except OSError as exc:  # the write itself succeeded; the agent may only have to copy it
+            log.warning("cannot give %s to the owner of %s: %s", path, folder, exc)
 
     def _append_events(self, doc: DocId, events: list[dict[str, Any]]) -> None:
         path = self.layout.audit_file(doc)

@@ -25,9 +25,10 @@ AGENTDOCK = [sys.executable, "-m", "agentdock"]
 
 #: Runs inside the container: the MCP SDK client speaks to the qms server exactly as .mcp.json
 #: tells Claude Code to (python3 /proxy/mcp_proxy.py ... with the agent's token), checks a
-#: document out, edits the workspace copy, checks it in.
+#: document out, edits the workspace copy in place (the server, root here, hands it to the
+#: agent's uid), checks it in.
 CHECKOUT_EDIT_CHECKIN = r"""
-import asyncio, json, os, pathlib
+import asyncio, json, os, pathlib, subprocess
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -44,10 +45,11 @@ async def main():
         out = await session.call_tool("qms_checkout", {"doc_id": "SOP-001"})
         assert not out.is_error, text(out)
         copy = project / ".claude/users/claude/workspace/SOP-001.md"
-        edited = copy.read_text() + "\nEdited inside the container through the proxy.\n"
-        tmp = copy.with_name("SOP-001.md.tmp")  # rename over: the copy may belong to the host's uid
-        tmp.write_text(edited)
-        tmp.replace(copy)
+        owner = copy.stat()
+        assert (owner.st_uid, owner.st_gid) == (os.getuid(), os.getgid()), (owner, os.getuid())
+        # in place, as Claude Code's Edit tool writes: no rename, the file itself must be writable
+        subprocess.run(["sh", "-c", 'echo "Edited inside the container through the proxy." >> "$1"',
+                        "edit", str(copy)], check=True)
         out = await session.call_tool("qms_checkin", {"doc_id": "SOP-001"})
         assert not out.is_error, text(out)
         print("CHECKED-IN", text(out))
