@@ -36,7 +36,8 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotatio
 
 from agentdock import paths
 from agentdock.auth import IdempotencyConflict, IdempotencyStore, TokenStore, Unauthenticated
-from agentdock.qms.errors import BadRequest, QmsError
+from agentdock.qms.errors import BadRequest
+from agentdock.qms.keyed import apply_once, refusal_payload
 from agentdock.qms.project import find_root
 from agentdock.qms.service import Qms, Result
 
@@ -76,24 +77,8 @@ class ServerConfig:
     log_level: str = "warning"
 
 
-def _result(result: Result) -> dict[str, Any]:
-    return {"is_error": False, "text": result.message, "structured": result.data}
-
-
-def _refusal(exc: QmsError | IdempotencyConflict | Unauthenticated) -> dict[str, Any]:
-    rule = (
-        exc.rule
-        if isinstance(exc, QmsError)
-        else "idempotency"
-        if isinstance(exc, IdempotencyConflict)
-        else "auth"
-    )
-    message = exc.message if isinstance(exc, QmsError) else str(exc)
-    return {
-        "is_error": True,
-        "text": f"Refused [{rule}]: {message}",
-        "structured": {"error": message, "rule": rule},
-    }
+def _refusal(exc: IdempotencyConflict | Unauthenticated) -> dict[str, Any]:
+    return refusal_payload("idempotency" if isinstance(exc, IdempotencyConflict) else "auth", str(exc))
 
 
 def _to_call_result(payload: Mapping[str, Any]) -> CallToolResult:
@@ -125,18 +110,12 @@ def build_server(config: ServerConfig, *, qms: Qms | None = None) -> MCPServer[A
         except Unauthenticated as exc:
             return _to_call_result(_refusal(exc))
 
-        def run() -> dict[str, Any]:
-            try:
-                return _result(op(agent))
-            except BadRequest:
-                raise
-            except QmsError as exc:
-                return _refusal(exc)
+        key = idempotency_key(ctx) if mutating else None
 
         def guarded() -> dict[str, Any]:
-            if not mutating:
-                return run()
-            payload, replayed = idempotency.run(agent, idempotency_key(ctx), tool, args, run)
+            payload, replayed = apply_once(
+                qms, idempotency, agent=agent, key=key, operation=tool, arguments=args, op=lambda: op(agent)
+            )
             if replayed:
                 log.info("replayed %s for %s (Idempotency-Key)", tool, agent)
             return payload

@@ -4,12 +4,18 @@
 acting user's name first and returns a :class:`Result` (a message for people
 and agents, plus structured data); a refusal raises a
 :class:`~agentdock.qms.errors.Refused` naming its rule and leaves the disk as it was.
+
+``with qms.committing_with(extra): qms.<mutation>(...)`` adds one file, computed
+from the operation's :class:`Result`, to the operation's own journal commit, so it
+is written if and only if the operation is applied (even across a SIGKILL): the
+MCP server's ``Idempotency-Key`` record rides this way (see ``agentdock.qms.keyed``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +29,26 @@ from agentdock.qms.model import Meta, Outcome, Status, Version
 from agentdock.qms.storage import Change, Storage, utc_now
 from agentdock.qms.tasks import Task, doc_of_task_file, read_inbox, render_task, task_file_name
 
-__all__ = ["Qms", "Result"]
+__all__ = ["CommitExtra", "Qms", "Result"]
 
 
 @dataclass(frozen=True)
 class Result:
     message: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+#: Given the operation's result, the extra file ``(path under the root, text)`` to commit with it.
+CommitExtra = Callable[[Result], tuple[Path, str]]
+
+
+@dataclass
+class _PendingExtra:
+    make: CommitExtra
+    used: bool = False
+
+
+_COMMIT_EXTRA: ContextVar[_PendingExtra | None] = ContextVar("qms_commit_extra", default=None)
 
 
 class _Plan:
@@ -43,6 +62,7 @@ class _Plan:
         self.change = Change(doc=meta.doc, meta=meta)
         self.now = qms.clock()
         self.remove = False  # cancel: the metadata goes, the audit trail stays
+        self.data: dict[str, Any] = {}  # extra fields of the result's data
 
     def event(self, name: str, **fields: Any) -> None:
         self.change.events.append(
@@ -91,12 +111,21 @@ class _Plan:
         for path in self.qms.task_files(self.new.doc, list(self.qms.users())):
             self.write(path, None)
 
-    def commit(self) -> Meta:
+    def commit(self, message: str) -> Result:
+        """Apply the change; the result is built first, so a commit extra can go into the same journal."""
         base = self.old.audit_seq
         final = self.new.evolve(audit_seq=base + len(self.change.events))
         self.change.meta = None if self.remove else final
+        result = Result(message, self.qms._describe(final, pending=self.change.writes, **self.data))
+        pending = _COMMIT_EXTRA.get()
+        if pending is not None:
+            if pending.used:
+                raise RuntimeError("committing_with covers one operation, which commits once")
+            pending.used = True
+            path, text = pending.make(result)
+            self.change.writes[path] = text
         self.qms.storage.commit(self.change, base_seq=base)
-        return final
+        return result
 
 
 class Qms:
@@ -107,6 +136,15 @@ class Qms:
         self.storage = Storage(self.root)
         self.layout = self.storage.layout
         self.clock = clock
+
+    @contextlib.contextmanager
+    def committing_with(self, extra: CommitExtra) -> Iterator[None]:
+        """Write ``extra(result)`` in the journal commit of the one mutation run inside the block."""
+        token = _COMMIT_EXTRA.set(_PendingExtra(extra))
+        try:
+            yield
+        finally:
+            _COMMIT_EXTRA.reset(token)
 
     # -- users ----------------------------------------------------------------------------------------
     def users(self) -> dict[str, User]:
@@ -129,13 +167,22 @@ class Qms:
         return quality
 
     # -- helpers --------------------------------------------------------------------------------------
-    def title(self, meta: Meta) -> str:
+    def title(self, meta: Meta, pending: Mapping[Path, str | None] | None = None) -> str:
+        """The draft's (else the effective copy's) title; ``pending`` writes count as done."""
+        pending = pending or {}
         for path in (self.layout.draft_file(meta.doc), self.layout.effective_file(meta.doc)):
-            if path.exists():
-                try:
-                    return parse_document(path.read_text(encoding="utf-8"), source=path.name).title
-                except Exception:
-                    return ""
+            if path in pending:
+                text = pending[path]
+                if text is None:
+                    continue
+            elif path.exists():
+                text = path.read_text(encoding="utf-8")
+            else:
+                continue
+            try:
+                return parse_document(text, source=path.name).title
+            except Exception:
+                return ""
         return ""
 
     def current_file(self, meta: Meta) -> Path:
@@ -150,8 +197,10 @@ class Qms:
                 found += [p for p in inbox.glob(f"task-{doc.text}-*.md") if doc_of_task_file(p.name) == doc]
         return sorted(found)
 
-    def _describe(self, meta: Meta, **extra: Any) -> dict[str, Any]:
-        return {**meta.to_json(), "doc_id": meta.id, "title": self.title(meta), **extra}
+    def _describe(
+        self, meta: Meta, *, pending: Mapping[Path, str | None] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        return {**meta.to_json(), "doc_id": meta.id, "title": self.title(meta, pending), **extra}
 
     def _mutate(self, actor: str, doc_id: object, fn: Callable[[_Plan], str]) -> Result:
         doc = parse_doc_id(doc_id)
@@ -159,8 +208,7 @@ class Qms:
         with self.storage.document(doc):
             plan = _Plan(self, self.storage.load_meta(doc), user)
             message = fn(plan)
-            meta = plan.commit()
-        return Result(message, self._describe(meta))
+            return plan.commit(message)
 
     @staticmethod
     def _owner(plan: _Plan, action: str) -> None:
@@ -231,13 +279,12 @@ class Qms:
                 plan.write(self.layout.workspace_file(user.name, doc), text)
                 plan.event("CREATE", title=title)
                 plan.event("CHECKOUT")
-                meta = plan.commit()
-        workspace = self.layout.relative(self.layout.workspace_file(user.name, doc))
-        return Result(
-            f"Created {doc} v0.1 ({title}), checked out to {user.name} at {workspace}. "
-            f"Edit it there, then check it in.",
-            self._describe(meta, workspace_file=workspace),
-        )
+                workspace = self.layout.relative(self.layout.workspace_file(user.name, doc))
+                plan.data["workspace_file"] = workspace
+                return plan.commit(
+                    f"Created {doc} v0.1 ({title}), checked out to {user.name} at {workspace}. "
+                    f"Edit it there, then check it in."
+                )
 
     def checkout(self, actor: str, doc_id: str) -> Result:
         def run(plan: _Plan) -> str:
@@ -261,16 +308,13 @@ class Qms:
             plan.event("CHECKOUT")
             if plan.old.status is Status.EFFECTIVE:
                 plan.status(Status.DRAFT)
+            plan.data["workspace_file"] = self.layout.relative(target)
             return (
                 f"Checked out {plan.old.id} as v{version} to {self.layout.relative(target)}. "
                 "Edit it there, then check it in."
             )
 
-        result = self._mutate(actor, doc_id, run)
-        result.data["workspace_file"] = self.layout.relative(
-            self.layout.workspace_file(actor, parse_doc_id(doc_id))
-        )
-        return result
+        return self._mutate(actor, doc_id, run)
 
     def checkin(self, actor: str, doc_id: str) -> Result:
         def run(plan: _Plan) -> str:
@@ -327,6 +371,7 @@ class Qms:
             plan.remove_all_tasks()
             plan.event("CANCEL")
             plan.remove = True
+            plan.data["status"] = "CANCELLED"
             if doc.type is not DocType.SOP and doc.parent is None:
                 folder.append(self.layout.doc_folder(doc))
             return f"Cancelled {doc}; its audit trail remains (qms history {doc})."
@@ -335,7 +380,7 @@ class Qms:
         for path in folder:
             with contextlib.suppress(OSError):
                 path.rmdir()
-        return Result(result.message, {**result.data, "status": "CANCELLED"})
+        return result
 
     # -- routing and decisions ------------------------------------------------------------------------
     def route(self, actor: str, doc_id: str, workflow: str, *, retire: bool = False) -> Result:

@@ -4,6 +4,10 @@ Each iteration forks a worker that walks three SOPs round their life cycle
 (checkout -> checkin -> review -> approval -> EFFECTIVE -> checkout ...) and
 reports every operation it saw succeed; the test kills it with SIGKILL after a
 random delay, then checks every document the way the next process would see it.
+
+The keyed test does the same to a worker creating documents the way qms-mcp does
+under an ``Idempotency-Key``; after each kill the interrupted key is retried (as the
+proxy would) and every key must have produced exactly one document.
 """
 
 from __future__ import annotations
@@ -14,20 +18,25 @@ import os
 import random
 import signal
 import time
+from collections import Counter
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentdock import paths
+from agentdock.auth import IdempotencyStore
 from agentdock.auth.files import atomic_write_text
 from agentdock.qms.documents import parse_document
 from agentdock.qms.ids import parse_doc_id
+from agentdock.qms.keyed import apply_once
 from agentdock.qms.model import Meta, Status
 from agentdock.qms.service import Qms
 
 DOCS = ("SOP-001", "SOP-002", "SOP-003")
 ITERATIONS = 200
+KEYED_ITERATIONS = 150
 
 
 def step(qms: Qms, doc: str, n: int) -> None:
@@ -135,3 +144,108 @@ def test_documents_survive_sigkill_at_random_points_200_times(tmp_path: Path) ->
     )
     assert operations >= ITERATIONS // 2, "the worker hardly ran: the kills landed before any operation"
     assert interrupted > 0, "no kill landed inside a commit, so recovery was never exercised"
+
+
+# -- Idempotency-Key across a kill ------------------------------------------------------------------
+
+
+def keyed_create(qms: Qms, store: IdempotencyStore, n: int) -> tuple[dict[str, Any], bool]:
+    """What qms-mcp does for ``qms_create`` sent with ``Idempotency-Key: key-<n>``."""
+    args = {"doc_type": "INV", "title": f"Keyed {n}", "parent": None}
+    return apply_once(
+        qms,
+        store,
+        agent="claude",
+        key=f"key-{n}",
+        operation="qms_create",
+        arguments=args,
+        op=lambda: qms.create("claude", "INV", f"Keyed {n}"),
+    )
+
+
+def keyed_worker(root: Path, conn: Connection, first: int) -> None:
+    qms, store = Qms(root), IdempotencyStore(root, "qms")
+    conn.send(("ready", first, None))
+    n = first
+    while True:
+        conn.send(("start", n, None))
+        payload, _ = keyed_create(qms, store, n)
+        conn.send(("done", n, payload))
+        n += 1
+
+
+def keyed_titles(qms: Qms) -> Counter[str]:
+    qms.storage.recover_all()
+    return Counter(
+        qms.title(qms.storage.load_meta(doc))
+        for doc in qms.storage.all_documents()
+        if doc.text.startswith("INV")
+    )
+
+
+@pytest.mark.slow
+def test_a_keyed_create_killed_at_any_point_and_retried_with_its_key_is_applied_exactly_once(
+    tmp_path: Path,
+) -> None:
+    from agentdock.qms.project import init_project
+
+    init_project(tmp_path)
+    rng = random.Random(int(os.environ.get("AGENTDOCK_CRASH_SEED", "20260131")) + 1)
+    context = multiprocessing.get_context("fork")
+    answered: dict[int, dict[str, Any]] = {}  # key number -> the payload the worker's caller received
+    next_key = 0
+    retried = 0
+    interrupted_commits = 0  # kills that left a journal: the record must come from its replay
+    for iteration in range(KEYED_ITERATIONS):
+        parent_end, child_end = context.Pipe(duplex=False)
+        process = context.Process(target=keyed_worker, args=(tmp_path, child_end, next_key), daemon=True)
+        process.start()
+        child_end.close()
+        assert parent_end.poll(30), "worker never became ready"
+        parent_end.recv()
+        time.sleep(rng.uniform(0.0, 0.05))  # the random kill point, not a wait for an event
+        os.kill(process.pid or 0, signal.SIGKILL)
+        process.join(timeout=30)
+        assert process.exitcode == -signal.SIGKILL
+        in_flight: int | None = None
+        while parent_end.poll():
+            try:
+                kind, n, payload = parent_end.recv()
+            except (EOFError, OSError):
+                break
+            if kind == "start":
+                in_flight = n
+            elif kind == "done":
+                answered[n] = payload
+                in_flight = None
+        parent_end.close()
+        qms, store = Qms(tmp_path), IdempotencyStore(tmp_path, "qms")
+        interrupted_commits += len(list((qms.layout.qms / ".meta" / "INV").glob(".*.journal")))
+        if in_flight is not None:
+            # The caller never got an answer: like the proxy, it retries with the same key.
+            payload, _ = keyed_create(qms, store, in_flight)
+            assert not payload["is_error"], (
+                f"iteration {iteration}: retry of key-{in_flight} refused: {payload}"
+            )
+            answered[in_flight] = payload
+            next_key = in_flight + 1
+            retried += 1
+        elif answered:
+            next_key = max(answered) + 1
+        if answered:
+            last = max(answered)
+            assert keyed_create(qms, store, last) == (answered[last], True), f"key-{last} not replayed"
+        titles = keyed_titles(qms)
+        doubled = sorted(t for t, count in titles.items() if count > 1)
+        assert not doubled, f"iteration {iteration}: applied twice under one key: {doubled}"
+        assert set(titles) == {f"Keyed {n}" for n in answered}, (
+            f"iteration {iteration}: a keyed create was lost"
+        )
+    print(
+        f"keyed crash test: {KEYED_ITERATIONS} kills, {len(answered)} keys, {retried} retried after a kill, "
+        f"{interrupted_commits} inside a commit"
+    )
+    assert retried > KEYED_ITERATIONS // 2, "the kills hardly ever interrupted a keyed create"
+    assert interrupted_commits > 0, (
+        "no kill landed inside a commit, so the journal's record was never replayed"
+    )
