@@ -188,6 +188,7 @@ def build_report(result: SoakResult) -> dict[str, Any]:
             "min_success": config.min_success,
             "launch_timeout_s": config.launch_timeout_s,
             "replay": list(config.replay),
+            "proxy_retries": config.proxy_retries,
             "started_at": result.started_at,
             "finished_at": result.finished_at,
             "duration_s": result.duration_s,

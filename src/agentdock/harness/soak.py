@@ -56,12 +56,16 @@ class SoakConfig:
     launch_timeout_s: float = DEFAULT_LAUNCH_TIMEOUT_S
     #: replay only these launch indices of the run seeded ``seed`` (same seeds, same faults)
     replay: tuple[int, ...] = ()
+    #: ``--retries`` of the in-container proxy; None: the launcher's default (what ./launch.sh uses)
+    proxy_retries: int | None = None
 
     def __post_init__(self) -> None:
         if self.launches < 1:
             raise SoakConfigError(f"--launches must be at least 1, got {self.launches}")
         if self.replay and (min(self.replay) < 0 or len(set(self.replay)) != len(self.replay)):
             raise SoakConfigError(f"--replay takes distinct launch indices >= 0, got {list(self.replay)}")
+        if self.proxy_retries is not None and not 0 <= self.proxy_retries <= 50:
+            raise SoakConfigError(f"--proxy-retries must be within 0..50, got {self.proxy_retries}")
         if self.replay and len(self.replay) != self.launches:
             raise SoakConfigError("--replay decides the number of launches; leave --launches out")
         if not 1 <= self.workers <= 16:

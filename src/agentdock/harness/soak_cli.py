@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"seconds one launch may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g})",
     )
     parser.add_argument(
+        "--proxy-retries",
+        type=int,
+        default=None,
+        help="--retries of the proxy in the container (default: the launcher's, as ./launch.sh)",
+    )
+    parser.add_argument(
         "--replay",
         type=_indices,
         default=(),
@@ -103,6 +109,7 @@ def parse_args(argv: Sequence[str]) -> SoakConfig:
         min_success=args.min_success,
         launch_timeout_s=args.launch_timeout,
         replay=args.replay,
+        proxy_retries=args.proxy_retries,
     )
 
 

@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +152,17 @@ def _ms(began: float) -> float:
 class RealLaunch:
     """The launch step over a `SoakEnvironment` (callable: ``await step(plan) -> LaunchRecord``)."""
 
-    def __init__(self, env: SoakEnvironment, run_id: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        env: SoakEnvironment,
+        run_id: str,
+        clock: Callable[[], float] = time.time,
+        *,
+        proxy_retries: int | None = None,
+    ) -> None:
         self.env = env
         self.run_id = run_id
+        self.proxy_retries = proxy_retries
         self.clock = clock
 
     async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, _Front]:
@@ -301,6 +309,8 @@ class RealLaunch:
                 qms_port=fronts["proxy"]["qms"].port, git_port=fronts["proxy"]["git"].port,
                 projects=self.env.projects_dir,
             )  # fmt: skip
+            if self.proxy_retries is not None:
+                layout = replace(layout, proxy_retries=self.proxy_retries)
             spec = AgentContainerSpec(
                 layout=layout,
                 image=self.env.image,
@@ -422,7 +432,7 @@ async def docker_environment(config: SoakConfig, say: Callable[[str], None]) -> 
     run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
     async with open_environment(settings, say) as env:
         try:
-            yield RealLaunch(env, run_id=run_id)
+            yield RealLaunch(env, run_id=run_id, proxy_retries=config.proxy_retries)
         finally:
             with anyio.CancelScope(shield=True):
                 left = await anyio.to_thread.run_sync(_sweep, env.client, run_id)

@@ -30,24 +30,8 @@ def _environment(step):
 
 
 def test_options_resolve_into_one_frozen_config(tmp_path: Path) -> None:
-    config = parse_args(
-        [
-            "--launches",
-            "20",
-            "--workers",
-            "2",
-            "--faults",
-            "flaky",
-            "--seed",
-            "4",
-            "--report",
-            str(tmp_path),
-            "--min-success",
-            "99.5%",
-            "--launch-timeout",
-            "60",
-        ]
-    )
+    argv = "--launches 20 --workers 2 --faults flaky --seed 4 --min-success 99.5% --launch-timeout 60 --proxy-retries 6"
+    config = parse_args([*argv.split(), "--report", str(tmp_path)])
     assert config == SoakConfig(
         launches=20,
         workers=2,
@@ -56,6 +40,7 @@ def test_options_resolve_into_one_frozen_config(tmp_path: Path) -> None:
         report_dir=tmp_path,
         min_success=0.995,
         launch_timeout_s=60,
+        proxy_retries=6,
     )
 
 
