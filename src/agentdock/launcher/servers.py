@@ -143,13 +143,18 @@ def mcp_initialize(client: httpx.Client, url: str, token: str) -> Probe:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped has ended)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): the signal check is all there is
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _pid_is(pid: int, command: str) -> bool:
@@ -324,9 +329,18 @@ def server_processes(root: Path, commands: Sequence[str] = ("qms-mcp", "git-mcp"
 
 
 def stop_servers(
-    root: Path, commands: Sequence[str] = ("qms-mcp", "git-mcp"), *, timeout_s: float = 10.0
+    root: Path,
+    commands: Sequence[str] = ("qms-mcp", "git-mcp"),
+    *,
+    timeout_s: float = 10.0,
+    orphans: bool = False,
 ) -> list[str]:
-    """SIGTERM (then SIGKILL after ``timeout_s``) each server started for ``root``; return what was stopped."""
+    """SIGTERM (then SIGKILL after ``timeout_s``) each server started for ``root``; return what was stopped.
+
+    Servers are found through their pid files.  With ``orphans``, also every other running
+    ``commands`` process serving ``root`` (`server_processes`), reported as
+    ``"<command> (pid N, no pid file)"`` — for tests, which must leave nothing behind.
+    """
     stopped: list[str] = []
     for command in commands:
         pid_file = paths.run_dir(root) / f"{command}.pid"
@@ -337,6 +351,11 @@ def stop_servers(
             _terminate(pid, timeout_s)
             stopped.append(f"{command} (pid {pid})")
         pid_file.unlink(missing_ok=True)
+    if orphans:
+        for command in commands:
+            for pid in server_processes(root, (command,)):
+                _terminate(pid, timeout_s)
+                stopped.append(f"{command} (pid {pid}, no pid file)")
     return stopped
 
 

@@ -188,6 +188,31 @@ class TmuxServer:
         # tmux leaves its socket file behind; it is ours, so remove it.
         self.socket_path.unlink(missing_ok=True)
 
+    def hang_up(self, timeout_s: float = 60.0) -> None:
+        """Kill the server and wait (bounded) until every process of its windows has ended.
+
+        Each pane is a session of its own (sid = the pane's pid); what runs in it (a
+        launcher, its `docker exec`) gets SIGHUP and cleans up on its way out.  Servers a
+        launcher started live in sessions of their own and are not waited for here.
+        """
+        listed = self.run("list-panes", "-a", "-F", "#{pane_pid}", check=False).stdout.split()
+        sessions = {int(pid) for pid in listed if pid.isdigit()}
+        self.kill()
+        poll_until(lambda: not session_members(sessions), "the windows' processes to end", timeout_s)
+
+
+def session_members(sessions: set[int]) -> list[int]:
+    """Running (not zombie) processes whose session id is in ``sessions``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields and fields[0] != "Z" and int(fields[3]) in sessions:
+            members.append(int(stat.parent.name))
+    return members
+
 
 @pytest.fixture
 def tmux_server() -> Iterator[TmuxServer]:

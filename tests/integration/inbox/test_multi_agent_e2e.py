@@ -87,34 +87,35 @@ def free_port() -> int:
 
 @pytest.fixture
 def agent_image(docker_client: Any) -> str:
-    """Built (or found up to date) before the windows open.
-
-    Two `./launch.sh` runs that both find the image stale both rebuild it, and race on
-    docker/dist (a launcher limitation: its image/server steps take no inter-process lock).
-    Preparing shared state first, as `agentdock launch A B` should, keeps them apart.
-    """
+    """Built (or found up to date) before the windows open, as `./launch.sh claude qa` does."""
     uid, gid = container_ids()
     tag = os.environ.get("AGENTDOCK_TEST_IMAGE", "claude-agent")
     return ensure_image(docker_client, ImageSpec(repo=agentdock_checkout(), tag=tag, uid=uid, gid=gid)).tag
 
 
 @pytest.fixture
-def project(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
+def project(tmp_path: Path, docker_client: Any, tmux_server: TmuxServer) -> Iterator[Path]:
     root = tmp_path / "acme"
     init_demo_project(root)
     (root / "e2e").mkdir()
     (root / "e2e" / "route_cr.py").write_text(ROUTE_A_CR)
     yield root
-    for container in existing_containers(docker_client, root):
-        remove_container(container)
-    stop_servers(root)
+    # The windows end first: a launcher still starting up could otherwise start a server after
+    # the servers were stopped, and that server would outlive the test.
+    try:
+        tmux_server.hang_up()
+    finally:
+        for container in existing_containers(docker_client, root):
+            remove_container(container)
+        leaked = [s for s in stop_servers(root, orphans=True) if "no pid file" in s]
+    assert not leaked, f"servers without a pid file were left running: {leaked}"
 
 
 def test_routing_a_cr_in_claudes_window_shows_up_in_the_watcher_and_in_qas_inbox(
     tmux_server: TmuxServer, project: Path, agent_image: str, docker_client: Any
 ) -> None:
     qms_port, git_port = free_port(), free_port()
-    # Start the host servers once (as the first launch would) so the two windows don't race to;
+    # Start the host servers once, as `./launch.sh claude qa` does before it opens the windows;
     # in a child process, since the servers outlive whoever started them.
     subprocess.run(
         [sys.executable, "-c", START_SERVERS, str(project), str(qms_port), str(git_port)],

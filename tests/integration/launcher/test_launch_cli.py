@@ -78,8 +78,10 @@ def _run_launch(
 
 @pytest.fixture
 def servers_stopped_after(qms_project: Path) -> Iterator[Path]:
+    """The project; afterwards its servers are stopped, and any that no pid file named is a failure."""
     yield qms_project
-    stop_servers(qms_project)
+    leaked = [s for s in stop_servers(qms_project, orphans=True) if "no pid file" in s]
+    assert not leaked, f"servers without a pid file were left running: {leaked}"
 
 
 @pytest.fixture

@@ -49,8 +49,26 @@ class Tmux:
         self.run("send-keys", "-t", target, "-l", line)
         self.run("send-keys", "-t", target, "Enter")
 
-    def kill(self) -> None:
+    def hang_up(self, timeout_s: float = 60.0) -> None:
+        """Kill the server, then wait (bounded) until every process of its windows has ended
+        (each pane is a session: sid = pane pid; servers run in sessions of their own)."""
+        listed = self.run("list-panes", "-a", "-F", "#{pane_pid}", check=False).stdout.split()
+        sessions = {int(pid) for pid in listed if pid.isdigit()}
         self.run("kill-server", check=False)
+        _wait_until(lambda: not _session_members(sessions), "the windows' processes to end", timeout_s)
+
+
+def _session_members(sessions: set[int]) -> list[int]:
+    """Running (not zombie) processes whose session id is in ``sessions``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields and fields[0] != "Z" and int(fields[3]) in sessions:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def _wait_until(predicate: Callable[[], bool], what: str, timeout_s: float) -> None:
@@ -70,20 +88,18 @@ def tmux(tmp_path: Path) -> Tmux:
 
 @pytest.fixture
 def session_project(qms_project: Path, tmux: Tmux, docker_client: Any) -> Iterator[Path]:
-    """The project; afterwards: the windows (and their launchers) end first, so none can start a
+    """The project; afterwards the windows (and their launchers) end first, so none can start a
     server after the servers are stopped; then the containers and the servers go."""
     yield qms_project
-    tmux.kill()
     try:
-        _wait_until(
-            lambda: not existing_containers(docker_client, qms_project),
-            "the hung-up launchers to remove their containers",
-            60,
-        )
+        tmux.hang_up()
+        # hung up, each launcher removed its own container on the way out
+        assert existing_containers(docker_client, qms_project) == []
     finally:
         for container in existing_containers(docker_client, qms_project):
             remove_container(container)
-        stop_servers(qms_project)
+        leaked = [s for s in stop_servers(qms_project, orphans=True) if "no pid file" in s]
+    assert not leaked, f"servers without a pid file were left running: {leaked}"
 
 
 def test_two_agents_get_servers_and_image_once_then_a_window_each_that_finds_them_ready(

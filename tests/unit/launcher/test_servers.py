@@ -12,7 +12,13 @@ import pytest
 
 from agentdock import paths
 from agentdock.launcher.errors import ServerError
-from agentdock.launcher.servers import ServerSpec, ensure_servers, mcp_initialize, stop_servers
+from agentdock.launcher.servers import (
+    ServerSpec,
+    ensure_servers,
+    mcp_initialize,
+    server_processes,
+    stop_servers,
+)
 
 INIT_RESULT = {"jsonrpc": "2.0", "id": 1, "result": {"serverInfo": {"name": "qms", "version": "1.0"}}}
 
@@ -95,5 +101,31 @@ def test_stop_ends_only_the_processes_whose_pid_files_name_them(tmp_path: Path) 
         assert not (run / "qms-mcp.pid").exists() and not (run / "git-mcp.pid").exists()
     finally:
         for proc in (server, bystander):
+            proc.kill()
+            proc.wait()
+
+
+def _fake_server(folder: Path, command: str, root: Path) -> subprocess.Popen[bytes]:
+    """A process whose argv looks like a real server's: <python> <dir>/<command> ... --project-root ROOT."""
+    script = folder / command
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    script.chmod(0o755)
+    return subprocess.Popen([str(script), "--transport", "streamable-http", "--project-root", str(root)])
+
+
+def test_servers_without_a_pid_file_are_found_and_stopped_only_when_asked(tmp_path: Path) -> None:
+    root, other = tmp_path / "proj", tmp_path / "other"
+    root.mkdir()
+    other.mkdir()
+    orphan = _fake_server(tmp_path, "qms-mcp", root)
+    elsewhere = _fake_server(tmp_path, "git-mcp", other)  # serves another project
+    try:
+        assert server_processes(root) == [orphan.pid]
+        assert stop_servers(root) == [] and orphan.poll() is None
+        assert stop_servers(root, orphans=True, timeout_s=10) == [f"qms-mcp (pid {orphan.pid}, no pid file)"]
+        assert orphan.wait(timeout=10) is not None
+        assert server_processes(root) == [] and elsewhere.poll() is None
+    finally:
+        for proc in (orphan, elsewhere):
             proc.kill()
             proc.wait()
