@@ -77,7 +77,13 @@ async def _measure() -> tuple[dict[str, list[float]], dict[str, list[float]], st
 
 
 def run() -> list[dict[str, Any]]:
-    agent, bare, image = anyio.run(_measure)
+    from agentdock.harness.soak_errors import SoakSetupError
+
+    try:
+        agent, bare, image = anyio.run(_measure)
+    except SoakSetupError as exc:  # no engine, no image build, servers did not start: say so in the table
+        return [{"name": "launch rate (start, ready, remove)", "subject": "claude-agent", "value": None,
+                 "unit": "launches/min", "note": f"not measured: {exc}"[:200]}]  # fmt: skip
     med = statistics.median
     rate_agent = 60_000.0 / med(agent["cycle"])
     rate_bare = 60_000.0 / med(bare["cycle"])
