@@ -175,13 +175,15 @@ def line_chart(
         body.append(
             f'<polygon points="{coords}" fill="{escape(band.colour)}" fill-opacity="0.15" stroke="none"/>'
         )
-    for item in series:
+    for row, item in enumerate(series):
         if item.points:
             body.append(_polyline(frame, item.points, item.colour, item.dashed))
+        # Each series' ticks get their own row above the axis, so a launch failing on two paths shows both.
+        low = frame.bottom - 12 * row
         for mark in item.marks:
             x = frame.x(mark)
             body.append(
-                f'<line x1="{x:.1f}" y1="{frame.bottom - 10}" x2="{x:.1f}" y2="{frame.bottom}" '
+                f'<line x1="{x:.1f}" y1="{low - 10}" x2="{x:.1f}" y2="{low}" '
                 f'stroke="{escape(item.colour)}" stroke-width="2" class="mark"/>'
             )
     body += _legend(series, frame)
