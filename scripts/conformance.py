@@ -3,7 +3,8 @@
 Parts (each ``scripts/conformance/<part>.py`` exposing ``run(toolchain, out_dir)``):
 
 * ``proxy`` — the suite's client scenarios, driven by the ``mcp`` SDK client through the proxy;
-* ``qms``   — the suite's server scenarios against qms-mcp (when that part exists).
+* ``qms``   — the suite's server scenarios that apply to qms-mcp (no fixture tools), through a
+  forwarder adding its bearer token; applicability table in ``<out>/qms/applicability.md``.
 
 Usage: ``python scripts/conformance.py [--only proxy,qms] [--out DIR]``. Node 22 and the
 suite are installed on first use into ``.nox/conformance-node`` (see ``conformance/common.py``).
