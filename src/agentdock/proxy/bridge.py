@@ -124,13 +124,16 @@ class Bridge:
         self._clock = clock
         self._sleep = sleep
         self._new_key = new_key
+        self._probes = 0
         self._pacing = Pacing(
             retries=config.retries,
             max_time_s=config.max_time_s,
+            window_s=config.retry_window_s,
             clock=clock,
             rng=rng or random.Random(),
             sleep=sleep,
             backoff=backoff,
+            probe=self._probe,
         )
         self._session = SessionKeeper(
             upstream, self._pacing, self._on_server_message, get_stream=config.get_stream
@@ -423,6 +426,14 @@ class Bridge:
                 exc = again
         raise exc
 
+    async def _probe(self) -> None:
+        """Ask the server for a ``ping``: any HTTP answer shows it serves again (see :mod:`retry`)."""
+        self._probes += 1
+        ping: Message = {"jsonrpc": "2.0", "id": f"mcp-proxy-probe-{self._probes}", "method": "ping"}
+        await self.upstream.post(
+            encode_message(ping), ping, self.upstream.headers_for(ping), self._on_server_message
+        )
+
     def _describe(self, exc: UpstreamError, pending: _Pending, record: AttemptLog) -> Message:
         failure = failure_of(exc)
         decision = record.decision or decide(failure, MethodClass.SAFE)
@@ -480,6 +491,9 @@ class Bridge:
             "url": self.upstream.url,
             "attempts": attempts,
             "elapsed_ms": round(elapsed * 1000, 1),
+            "retries": record.counted_retries,
+            "waits": record.waits,
+            "probes": record.probes,
             "failures": record.failures[-5:],
         }
         log.warning("%s id=%r: %s", pending.method, pending.id, message)

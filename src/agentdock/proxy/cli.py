@@ -107,9 +107,10 @@ async def serve(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
         sink = LineWriter(stdout)
         bridge = Bridge(config, upstream, sink)
         log.info(
-            "proxying stdio <-> %s (retries %d, timeout %g s, max-time %g s)",
+            "proxying stdio <-> %s (retries %d, retry window %g s, timeout %g s, max-time %g s)",
             config.url,
             config.retries,
+            config.retry_window_s,
             config.timeout_s,
             config.max_time_s,
         )

@@ -1,7 +1,14 @@
 """The proxy's command line, resolved once into a frozen :class:`ProxyConfig`.
 
 ``mcp-proxy URL [--retries N] [--timeout MS] [--header K=V]... [--max-time MS]
-[--idle-timeout MS] [--log-level L] [--log-file PATH] [--no-idempotency-key] [--no-get-stream] [--check]``
+[--retry-window MS] [--idle-timeout MS] [--log-level L] [--log-file PATH] [--no-idempotency-key] [--no-get-stream] [--check]``
+
+The retry budget (see :mod:`agentdock.proxy.retry`): a server that is
+unavailable (refused, 503, 429, restarting) is waited for up to
+``--retry-window`` per request, counted from its first failure; a request
+that may have reached the server is re-sent at most ``--retries`` times (and
+only when repeating it is harmless); ``--retries 0`` turns retrying off;
+everything ends by ``--max-time``.
 
 Precedence: flag > environment (``MCP_PROXY_LOG_LEVEL``, ``MCP_PROXY_LOG_FILE``,
 ``MCP_PROXY_AUTH_TOKEN`` which becomes ``Authorization: Bearer …`` unless a
@@ -21,11 +28,12 @@ from urllib.parse import urlsplit
 
 from agentdock.proxy.errors import ConfigError
 
-__all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT_MS", "ProxyConfig", "parse_args"]
+__all__ = ["DEFAULT_RETRIES", "DEFAULT_RETRY_WINDOW_MS", "DEFAULT_TIMEOUT_MS", "ProxyConfig", "parse_args"]
 
 DEFAULT_RETRIES = 3
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_MAX_TIME_MS = 300_000
+DEFAULT_RETRY_WINDOW_MS = 30_000
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _RESERVED_HEADERS = frozenset(
@@ -39,6 +47,10 @@ class ProxyConfig:
 
     url: str
     retries: int = DEFAULT_RETRIES
+    """Re-sends of a request that may have reached the server; also the minimum number of retries
+    while the server is unavailable. 0: no retries at all."""
+    retry_window_s: float = DEFAULT_RETRY_WINDOW_MS / 1000
+    """How long an unavailable server is waited for, from a request's first failure (within max_time_s)."""
     timeout_s: float = DEFAULT_TIMEOUT_MS / 1000
     """Bounds connecting and waiting for a response to start."""
     max_time_s: float = DEFAULT_MAX_TIME_MS / 1000
@@ -73,7 +85,25 @@ def _parser() -> _Parser:
         epilog="stdout carries only JSON-RPC, one message per line; logs go to stderr or --log-file.",
     )
     p.add_argument("url", help="the server's MCP endpoint, e.g. http://host.docker.internal:8000/mcp")
-    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="retries per request (default 3)")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help="re-sends of a request that may have reached the server (dropped connection, no response in "
+        "time, 502/504), only where repeating is harmless; also the least number of retries while the server "
+        "is unavailable; 0 turns retrying off (default 3)",
+    )
+    p.add_argument(
+        "--retry-window",
+        type=int,
+        default=DEFAULT_RETRY_WINDOW_MS,
+        metavar="MS",
+        help="how long a request waits, from its first failure, for a server that is unavailable (connection "
+        "refused, 503, 429, restarting): retried with capped backoff and Retry-After honoured; before a "
+        "request that may have reached it is re-sent, the server must answer a ping. 0: no waiting beyond "
+        "--retries (default 30000, never beyond --max-time)",
+    )
     p.add_argument(
         "--timeout",
         type=int,
@@ -146,6 +176,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     ns = _parser().parse_args(list(argv))
     if ns.retries < 0:
         raise ConfigError(f"--retries {ns.retries}: must be 0 or more")
+    if ns.retry_window < 0:
+        raise ConfigError(f"--retry-window {ns.retry_window}: must be 0 or more milliseconds")
     if ns.timeout <= 0:
         raise ConfigError(f"--timeout {ns.timeout}: must be a positive number of milliseconds")
     if ns.idle_timeout is not None and ns.idle_timeout <= 0:
@@ -163,6 +195,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     return ProxyConfig(
         url=_validate_url(ns.url),
         retries=ns.retries,
+        retry_window_s=ns.retry_window / 1000,
         timeout_s=ns.timeout / 1000,
         max_time_s=max(ns.max_time, ns.timeout) / 1000,
         idle_timeout_s=ns.idle_timeout / 1000 if ns.idle_timeout is not None else None,

@@ -25,7 +25,7 @@ import anyio.abc
 from agentdock.proxy.errors import SessionExpired, UpstreamError, UpstreamStatus
 from agentdock.proxy.framing import encode_message
 from agentdock.proxy.messages import Message, MethodClass
-from agentdock.proxy.retry import AttemptLog, Backoff, call_with_retries
+from agentdock.proxy.retry import AttemptLog, Backoff, Probe, call_with_retries
 from agentdock.proxy.transport import OnMessage, Upstream
 
 __all__ = ["Pacing", "SessionKeeper"]
@@ -37,14 +37,20 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Pacing:
-    """How retries are paced: the limits from the configuration and the injected clock, randomness and sleep."""
+    """How retries are paced: the limits from the configuration and the injected clock, randomness and sleep.
+
+    ``probe`` asks the server something harmless (a ``ping``) to tell whether it
+    serves again before a request that may have reached it is re-sent.
+    """
 
     retries: int
     max_time_s: float
+    window_s: float
     clock: Callable[[], float]
     rng: random.Random
     sleep: Callable[[float], Awaitable[None]]
     backoff: Backoff
+    probe: Probe | None = None
 
     async def retry(
         self,
@@ -64,6 +70,8 @@ class Pacing:
             sleep=self.sleep,
             backoff=self.backoff,
             record=record,
+            window_s=self.window_s,
+            probe=self.probe,
         )
 
 

@@ -120,6 +120,8 @@ class BridgeRunner:
 
     def __init__(self) -> None:
         self.config = ProxyConfig(url=URL, shutdown_grace_s=5.0)
+        self.slept = 0.0
+        """Seconds the bridge has slept in the current run (fake time: sleeping returns at once)."""
 
     async def run(
         self,
@@ -136,9 +138,16 @@ class BridgeRunner:
             seen.requests.append(req)
             return await handler(req)
 
+        self.slept = 0.0
+
         async def sleep(seconds: float) -> None:
+            """Time passes without waiting: the bridge's clock jumps by what it slept."""
             sleeps.append(seconds)
+            self.slept += seconds
             await anyio.lowlevel.checkpoint()
+
+        def clock() -> float:
+            return anyio.current_time() + self.slept
 
         harness = Harness(sink=FakeSink(), seen=seen, sleeps=sleeps)
         async with httpx.AsyncClient(transport=httpx.MockTransport(recording)) as client:
@@ -155,6 +164,7 @@ class BridgeRunner:
                 harness.sink,
                 rng=random.Random(7),
                 sleep=sleep,
+                clock=clock,
                 backoff=Backoff(base_s=0.01, cap_s=0.05),
             )
             harness.bridge = bridge

@@ -16,6 +16,20 @@ def test_defaults_are_three_retries_and_a_ten_second_timeout() -> None:
     assert config == ProxyConfig(url=URL, retries=3, timeout_s=10.0)
 
 
+def test_an_unavailable_server_is_waited_for_thirty_seconds_by_default() -> None:
+    assert parse_args([URL]).retry_window_s == 30.0
+    assert parse_args([URL, "--retry-window", "2500"]).retry_window_s == 2.5
+    assert parse_args([URL, "--retry-window", "0"]).retry_window_s == 0.0
+
+
+def test_the_help_explains_the_retry_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--retry-window MS" in text and "0 turns retrying off" in text
+    assert "may have reached the server" in text and "never beyond --max-time" in text
+
+
 def test_the_seed_options_and_the_new_ones_are_parsed() -> None:
     config = parse_args(
         [
@@ -54,6 +68,7 @@ def test_the_seed_options_and_the_new_ones_are_parsed() -> None:
         ([URL, "--retries", "-1"], "--retries -1"),
         ([URL, "--timeout", "0"], "--timeout 0"),
         ([URL, "--max-time", "-5"], "--max-time -5"),
+        ([URL, "--retry-window", "-1"], "--retry-window -1"),
         ([URL, "--idle-timeout", "0"], "--idle-timeout 0"),
         ([URL, "--retries", "many"], "invalid int value"),
         ([], "required"),
