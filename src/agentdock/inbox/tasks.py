@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from agentdock.inbox.errors import TaskFileError
+from agentdock.qms.tasks import FIELDS as QMS_TASK_FIELDS
 
 __all__ = [
     "MAX_TASK_FILE_BYTES",
@@ -45,18 +46,8 @@ __all__ = [
     "read_task_file",
 ]
 
-#: Front-matter keys every task file must carry (QMS_SPEC.md).
-TASK_FIELDS: tuple[str, ...] = (
-    "task_id",
-    "task_type",
-    "workflow_type",
-    "doc_id",
-    "title",
-    "responsible_user",
-    "assigned_by",
-    "assigned_date",
-    "version",
-)
+#: Front-matter keys every task file must carry (QMS_SPEC.md) — the QMS's own list, which writes them.
+TASK_FIELDS: tuple[str, ...] = QMS_TASK_FIELDS
 
 #: How each task type reads in an announcement: imperative verbs, so
 #: ``New task: Review CR-056`` and ``New task: Approve CR-056`` read alike.
