@@ -54,11 +54,6 @@ def test_a_flaky_soak_measures_both_paths_in_fresh_containers_and_the_proxy_neve
     assert (tmp_path / "report" / "report.html").read_text().count("<svg") >= 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the launcher's proxy budget (--retries 3, ~1 s of backoff) is shorter than a qms-mcp restart; "
-    "passes with `--proxy-retries 8` (see the soak report of issue 9)",
-)
 def test_the_proxy_path_survives_the_host_servers_restarting_mid_launch(
     docker_client: Any, tmp_path: Path
 ) -> None:

@@ -320,7 +320,11 @@ async def call_with_retries(
             return False
         within_minimum = state.attempt_number <= retries
         if not within_minimum and now + upcoming > limits.window_end(record):
-            record.gave_up_reason = f"server still unavailable at the end of the {window_s:g} s retry window"
+            record.gave_up_reason = (
+                f"server still unavailable at the end of the {window_s:g} s retry window"
+                if window_s > 0
+                else f"retry limit reached ({retries} retries; --retry-window 0)"
+            )
             return True
         return False
 

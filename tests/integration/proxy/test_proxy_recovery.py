@@ -77,6 +77,39 @@ async def test_a_server_killed_and_restarted_mid_session_is_invisible_to_the_cli
         assert "re-initialised" in proxy_log.text()
 
 
+@pytest.mark.parametrize("stateless", [False, True], ids=["stateful", "stateless"])
+async def test_a_server_killed_during_a_call_and_restarted_seconds_later_is_ridden_out_with_three_retries(
+    proxy_client: Any, proxy_log: Any, stateless: bool
+) -> None:
+    # SSE responses, so progress shows the call is in flight. The launcher's budget (--retries 3) is used up by ~1 s of backoff; the outage here is the 2 s the
+    # server stays down plus its start-up. The call in flight is cut (one counted retry); the proxy then
+    # waits, pinging, within --retry-window until the new process answers, and sends the call once more.
+    started = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        started.set()
+
+    with running_server(stateless=stateless) as server, anyio.fail_after(90):
+        async with proxy_client.connect(server.url, "--retries", "3", mode="legacy") as client:
+
+            async def crash_and_restart() -> None:
+                await started.wait()
+                server.kill()
+                await anyio.sleep(2.0)  # the fault: nothing listens for 2 s
+                await anyio.to_thread.run_sync(server.start)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(crash_and_restart)
+                result = await client.call_tool(
+                    "slow", {"steps": 200, "delay_ms": 20}, progress_callback=on_progress
+                )
+            assert text_of(result) == "done after 200 steps"
+            assert text_of(await client.call_tool("echo", {"text": "still here"})) == "still here"
+    log = proxy_log.text()
+    assert "server not answering yet" in log, "the proxy waited for the server by probing"
+    assert "still unavailable" not in log and "tools/call id=2 -> ok" in log
+
+
 async def test_a_broken_sse_stream_is_resumed_with_last_event_id(proxy_client: Any, proxy_log: Any) -> None:
     with running_server(resumable=True) as server, anyio.fail_after(60):
         async with proxy_client.connect(server.url, mode="legacy") as client:
