@@ -7,6 +7,10 @@ spans requests:
 * the table of client requests in flight (each in its own task, so a slow
   ``tools/call`` never blocks a ``ping``), which guarantees exactly one answer
   per id: the response, or a JSON-RPC error naming what failed;
+* the retry budget (:mod:`~agentdock.proxy.retry`): an unavailable server is
+  waited for within ``--retry-window``; a request that may have reached it is
+  re-sent at most ``--retries`` times, each time only after the server has
+  answered a ``ping`` probe (:meth:`Bridge._probe`);
 * the session (:mod:`~agentdock.proxy.session`): re-established when the
   server forgets it (HTTP 404), after which the failed request is replayed,
   and the GET stream for server-initiated messages;

@@ -82,7 +82,12 @@ def _parser() -> _Parser:
     p = _Parser(
         prog="mcp-proxy",
         description="Bridge an MCP client on stdio to an MCP server over Streamable HTTP.",
-        epilog="stdout carries only JSON-RPC, one message per line; logs go to stderr or --log-file.",
+        epilog="Retry budget: a server that did not take a request because it is unavailable (refused, connect "
+        "timeout, 503, 429) is retried for up to --retry-window, so a restart or a burst of 503s is ridden out; "
+        "a request that may have reached the server is re-sent at most --retries times, only if repeating it is "
+        "harmless (no side effects, or tools/call with an Idempotency-Key); every request ends by --max-time "
+        "with its result or one JSON-RPC error naming the status, attempts and elapsed time. "
+        "stdout carries only JSON-RPC, one message per line; logs go to stderr or --log-file.",
     )
     p.add_argument("url", help="the server's MCP endpoint, e.g. http://host.docker.internal:8000/mcp")
     p.add_argument(
