@@ -11,7 +11,6 @@ host servers (the ``restart`` profile).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import socket
@@ -113,20 +112,11 @@ def _free_port() -> int:
 
 
 def _gateway(client: Any) -> str:
-    """The bridge gateway (``host.docker.internal`` in containers); derived from the subnet when unset."""
+    """The bridge gateway (``host.docker.internal`` in containers), as the launcher finds it."""
     found = bridge_gateway(client)
-    if found:
-        return found
-    try:
-        configs = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
-    except Exception as exc:  # docker.errors.DockerException and transport errors
-        raise SoakSetupError(f"cannot inspect the Docker bridge network: {exc}") from exc
-    for config in configs:
-        subnet = config.get("Subnet")
-        if subnet and ":" not in subnet:
-            # Docker gives the bridge the subnet's first host address unless told otherwise.
-            return str(next(ipaddress.ip_network(subnet).hosts()))
-    raise SoakSetupError("the Docker bridge network has no IPv4 gateway or subnet")
+    if not found:
+        raise SoakSetupError("the Docker bridge network has no IPv4 gateway or subnet")
+    return found
 
 
 def _check_bindable(address: str) -> None:
