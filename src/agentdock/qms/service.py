@@ -9,156 +9,37 @@ and agents, plus structured data); a refusal raises a
 from the operation's :class:`Result`, to the operation's own journal commit, so it
 is written if and only if the operation is applied (even across a SIGKILL): the
 MCP server's ``Idempotency-Key`` record rides this way (see ``agentdock.qms.keyed``).
+
+The read-only commands live in :mod:`agentdock.qms.queries` (``Qms`` inherits
+them) and the change/commit plumbing in :mod:`agentdock.qms.plan`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
 
 from agentdock.qms import workflow as wf
-from agentdock.qms.agents import Group, User, load_users, parse_user_name
+from agentdock.qms.agents import Group, parse_user_name
 from agentdock.qms.documents import Document, parse_document, read_user_file, validate_title
-from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied, WorkflowViolation
+from agentdock.qms.errors import BadRequest, PermissionDenied, WorkflowViolation
 from agentdock.qms.ids import DocId, DocType, parse_doc_id, parse_doc_type
 from agentdock.qms.model import Meta, Outcome, Status, Version
-from agentdock.qms.storage import Change, Storage, utc_now
-from agentdock.qms.tasks import Task, doc_of_task_file, read_inbox, render_task, task_file_name
+from agentdock.qms.plan import CommitExtra, Plan, Result, commit_extra
+from agentdock.qms.queries import QmsQueries
 
 __all__ = ["CommitExtra", "Qms", "Result"]
 
 
-@dataclass(frozen=True)
-class Result:
-    message: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-#: Given the operation's result, the extra file ``(path under the root, text)`` to commit with it.
-CommitExtra = Callable[[Result], tuple[Path, str]]
-
-
-@dataclass
-class _PendingExtra:
-    make: CommitExtra
-    used: bool = False
-
-
-_COMMIT_EXTRA: ContextVar[_PendingExtra | None] = ContextVar("qms_commit_extra", default=None)
-
-
-class _Plan:
-    """Accumulates one operation's change to one document."""
-
-    def __init__(self, qms: Qms, meta: Meta, user: User) -> None:
-        self.qms = qms
-        self.old = meta
-        self.new = meta
-        self.user = user
-        self.change = Change(doc=meta.doc, meta=meta)
-        self.now = qms.clock()
-        self.remove = False  # cancel: the metadata goes, the audit trail stays
-        self.data: dict[str, Any] = {}  # extra fields of the result's data
-
-    def event(self, name: str, **fields: Any) -> None:
-        self.change.events.append(
-            {"ts": self.now, "event": name, "user": self.user.name, "version": self.new.version, **fields}
-        )
-
-    def set(self, **changes: Any) -> None:
-        self.new = self.new.evolve(**changes)
-
-    def status(self, to: Status) -> None:
-        if to != self.new.status:
-            self.event("STATUS_CHANGE", **{"from": self.new.status.value, "to": to.value})
-            self.new = self.new.evolve(status=to)
-
-    def write(self, path: Path, text: str | None) -> None:
-        self.change.writes[path] = text
-
-    def archive(self, version: str, source: Path) -> None:
-        target = self.qms.layout.archive_file(self.new.doc, version)
-        if not target.exists() and target not in self.change.writes and source.exists():
-            self.write(target, source.read_text(encoding="utf-8"))
-
-    def add_tasks(self, assignees: list[str]) -> None:
-        kind = "REVIEW" if self.new.status in wf.REVIEW_STATES else "APPROVAL"
-        workflow = wf.workflow_type(self.new.status)
-        for assignee in assignees:
-            name = task_file_name(self.new.doc, workflow, self.new.ver)
-            task = Task(
-                task_id=name.removesuffix(".md"),
-                task_type=kind,
-                workflow_type=workflow,
-                doc_id=self.new.id,
-                title=self.qms.title(self.new),
-                responsible_user=assignee,
-                assigned_by=self.user.name,
-                assigned_date=self.now,
-                version=self.new.version,
-            )
-            self.write(self.qms.layout.inbox_dir(assignee) / name, render_task(task))
-
-    def remove_task(self, assignee: str) -> None:
-        for path in self.qms.task_files(self.new.doc, [assignee]):
-            self.write(path, None)
-
-    def remove_all_tasks(self) -> None:
-        for path in self.qms.task_files(self.new.doc, list(self.qms.users())):
-            self.write(path, None)
-
-    def commit(self, message: str) -> Result:
-        """Apply the change; the result is built first, so a commit extra can go into the same journal."""
-        base = self.old.audit_seq
-        final = self.new.evolve(audit_seq=base + len(self.change.events))
-        self.change.meta = None if self.remove else final
-        result = Result(message, self.qms._describe(final, pending=self.change.writes, **self.data))
-        pending = _COMMIT_EXTRA.get()
-        if pending is not None:
-            if pending.used:
-                raise RuntimeError("committing_with covers one operation, which commits once")
-            pending.used = True
-            path, text = pending.make(result)
-            self.change.writes[path] = text
-        self.qms.storage.commit(self.change, base_seq=base)
-        return result
-
-
-class Qms:
+class Qms(QmsQueries):
     """The document-control system of one project root."""
-
-    def __init__(self, root: Path, *, clock: Callable[[], str] = utc_now) -> None:
-        self.root = Path(root)
-        self.storage = Storage(self.root)
-        self.layout = self.storage.layout
-        self.clock = clock
 
     @contextlib.contextmanager
     def committing_with(self, extra: CommitExtra) -> Iterator[None]:
         """Write ``extra(result)`` in the journal commit of the one mutation run inside the block."""
-        token = _COMMIT_EXTRA.set(_PendingExtra(extra))
-        try:
+        with commit_extra(extra):
             yield
-        finally:
-            _COMMIT_EXTRA.reset(token)
-
-    # -- users ----------------------------------------------------------------------------------------
-    def users(self) -> dict[str, User]:
-        return load_users(self.root)
-
-    def user(self, name: object) -> User:
-        users = self.users()
-        user = users.get(parse_user_name(name))
-        if user is None:
-            raise PermissionDenied(
-                f"unknown user {name!r}: not defined in .claude/agents/ (known: {', '.join(users) or 'none'})",
-                rule="user.unknown",
-            )
-        return user
 
     def _quality(self) -> list[str]:
         quality = [u.name for u in self.users().values() if u.group is Group.QUALITY]
@@ -166,52 +47,16 @@ class Qms:
             raise WorkflowViolation("no user in the quality group to assign", rule="workflow.no-quality")
         return quality
 
-    # -- helpers --------------------------------------------------------------------------------------
-    def title(self, meta: Meta, pending: Mapping[Path, str | None] | None = None) -> str:
-        """The draft's (else the effective copy's) title; ``pending`` writes count as done."""
-        pending = pending or {}
-        for path in (self.layout.draft_file(meta.doc), self.layout.effective_file(meta.doc)):
-            if path in pending:
-                text = pending[path]
-                if text is None:
-                    continue
-            elif path.exists():
-                text = path.read_text(encoding="utf-8")
-            else:
-                continue
-            try:
-                return parse_document(text, source=path.name).title
-            except Exception:
-                return ""
-        return ""
-
-    def current_file(self, meta: Meta) -> Path:
-        draft = self.layout.draft_file(meta.doc)
-        return draft if draft.exists() else self.layout.effective_file(meta.doc)
-
-    def task_files(self, doc: DocId, users: list[str]) -> list[Path]:
-        found = []
-        for name in users:
-            inbox = self.layout.inbox_dir(name)
-            if inbox.is_dir():
-                found += [p for p in inbox.glob(f"task-{doc.text}-*.md") if doc_of_task_file(p.name) == doc]
-        return sorted(found)
-
-    def _describe(
-        self, meta: Meta, *, pending: Mapping[Path, str | None] | None = None, **extra: Any
-    ) -> dict[str, Any]:
-        return {**meta.to_json(), "doc_id": meta.id, "title": self.title(meta, pending), **extra}
-
-    def _mutate(self, actor: str, doc_id: object, fn: Callable[[_Plan], str]) -> Result:
+    def _mutate(self, actor: str, doc_id: object, fn: Callable[[Plan], str]) -> Result:
         doc = parse_doc_id(doc_id)
         user = self.user(actor)
         with self.storage.document(doc):
-            plan = _Plan(self, self.storage.load_meta(doc), user)
+            plan = Plan(self, self.storage.load_meta(doc), user)
             message = fn(plan)
             return plan.commit(message)
 
     @staticmethod
-    def _owner(plan: _Plan, action: str) -> None:
+    def _owner(plan: Plan, action: str) -> None:
         if plan.user.name != plan.old.owner:
             raise PermissionDenied(
                 f"only the document's owner ({plan.old.owner}) may {action} {plan.old.id}",
@@ -219,7 +64,7 @@ class Qms:
             )
 
     @staticmethod
-    def _not_checked_out(plan: _Plan, action: str) -> None:
+    def _not_checked_out(plan: Plan, action: str) -> None:
         if plan.old.checked_out:
             raise WorkflowViolation(
                 f"{plan.old.id} is checked out by {plan.old.owner}; check it in before you {action} it",
@@ -227,7 +72,7 @@ class Qms:
             )
 
     @staticmethod
-    def _state(plan: _Plan, action: str, allowed: Collection[Status]) -> None:
+    def _state(plan: Plan, action: str, allowed: Collection[Status]) -> None:
         if plan.old.status not in allowed:
             names = ", ".join(sorted(str(s) for s in allowed)) or "none"
             raise WorkflowViolation(
@@ -273,7 +118,7 @@ class Qms:
                     owner=user.name,
                     checked_out=True,
                 )
-                plan = _Plan(self, meta, user)
+                plan = Plan(self, meta, user)
                 text = Document.template(title, doc.text).render()
                 plan.write(self.layout.draft_file(doc), text)
                 plan.write(self.layout.workspace_file(user.name, doc), text)
@@ -287,7 +132,7 @@ class Qms:
                 )
 
     def checkout(self, actor: str, doc_id: str) -> Result:
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             if not plan.user.can_initiate:
                 raise PermissionDenied(
                     f"{plan.user.name} ({plan.user.group}) may not check out: checkout is for administrator "
@@ -317,7 +162,7 @@ class Qms:
         return self._mutate(actor, doc_id, run)
 
     def checkin(self, actor: str, doc_id: str) -> Result:
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._owner(plan, "checkin")
             if not plan.old.checked_out:
                 raise WorkflowViolation(
@@ -347,7 +192,7 @@ class Qms:
     def cancel(self, actor: str, doc_id: str, *, confirm: bool = False) -> Result:
         folder: list[Path] = []
 
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             if plan.user.name != plan.old.owner and plan.user.group is not Group.ADMINISTRATOR:
                 raise PermissionDenied(
                     f"only the owner ({plan.old.owner}) or an administrator may cancel {plan.old.id}",
@@ -391,7 +236,7 @@ class Qms:
         if retire and workflow != "approval":
             raise BadRequest("--retire goes with --approval", rule="route.retire")
 
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._owner(plan, "route")
             self._not_checked_out(plan, "route")
             key = (plan.old.executable, plan.old.status)
@@ -429,7 +274,7 @@ class Qms:
 
         return self._mutate(actor, doc_id, run)
 
-    def _check_reviews(self, plan: _Plan) -> None:
+    def _check_reviews(self, plan: Plan) -> None:
         outcomes = plan.old.review_outcomes
         not_recommended = sorted(u for u, o in outcomes.items() if o != Outcome.RECOMMEND)
         if not outcomes or not_recommended:
@@ -450,7 +295,7 @@ class Qms:
         if not names:
             raise BadRequest("assign needs at least one user", rule="assign.users")
 
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             if plan.user.group is not Group.QUALITY:
                 raise PermissionDenied(
                     f"{plan.user.name} ({plan.user.group}) may not assign: assigning is for the quality group",
@@ -491,7 +336,7 @@ class Qms:
                 f"unknown outcome {outcome!r}: recommend or request_updates", rule="review.outcome"
             ) from None
 
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._state(plan, "review", wf.REVIEW_STATES)
             if plan.user.name not in plan.old.pending_assignees:
                 raise PermissionDenied(
@@ -518,7 +363,7 @@ class Qms:
 
         return self._mutate(actor, doc_id, run)
 
-    def _approver(self, plan: _Plan, action: str) -> None:
+    def _approver(self, plan: Plan, action: str) -> None:
         self._state(plan, action, wf.APPROVAL_STATES)
         if plan.user.name not in plan.old.pending_assignees:
             raise PermissionDenied(
@@ -533,7 +378,7 @@ class Qms:
             )
 
     def approve(self, actor: str, doc_id: str) -> Result:
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._approver(plan, "approve")
             pending = tuple(u for u in plan.old.pending_assignees if u != plan.user.name)
             plan.set(pending_assignees=pending)
@@ -545,7 +390,7 @@ class Qms:
 
         return self._mutate(actor, doc_id, run)
 
-    def _complete_approval(self, plan: _Plan) -> str:
+    def _complete_approval(self, plan: Plan) -> str:
         doc = plan.old.doc
         effective = self.layout.effective_file(doc)
         if plan.old.retiring:
@@ -575,7 +420,7 @@ class Qms:
         if not comment or not comment.strip():
             raise BadRequest("reject needs a comment saying why", rule="reject.comment")
 
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._approver(plan, "reject")
             plan.event("REJECT", comment=comment.strip())
             self._back_out(plan)
@@ -583,7 +428,7 @@ class Qms:
 
         return self._mutate(actor, doc_id, run)
 
-    def _back_out(self, plan: _Plan) -> None:
+    def _back_out(self, plan: Plan) -> None:
         if plan.old.retiring:
             to = wf.restored_after_retire(plan.old.doc_type)
             plan.set(retiring=False)
@@ -596,7 +441,7 @@ class Qms:
         plan.status(to)
 
     def withdraw(self, actor: str, doc_id: str) -> Result:
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._owner(plan, "withdraw")
             self._state(plan, "withdraw", wf.WITHDRAW_TO)
             plan.event("WITHDRAW")
@@ -606,7 +451,7 @@ class Qms:
         return self._mutate(actor, doc_id, run)
 
     def release(self, actor: str, doc_id: str) -> Result:
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._owner(plan, "release")
             self._not_checked_out(plan, "release")
             self._state(plan, "release", {Status.PRE_APPROVED})
@@ -618,7 +463,7 @@ class Qms:
         return self._mutate(actor, doc_id, run)
 
     def close(self, actor: str, doc_id: str) -> Result:
-        def run(plan: _Plan) -> str:
+        def run(plan: Plan) -> str:
             self._owner(plan, "close")
             self._not_checked_out(plan, "close")
             self._state(plan, "close", {Status.POST_APPROVED})
@@ -627,121 +472,3 @@ class Qms:
             return f"Closed {plan.old.id} v{plan.old.version}."
 
         return self._mutate(actor, doc_id, run)
-
-    # -- reading --------------------------------------------------------------------------------------
-    def status(self, actor: str, doc_id: str | None = None) -> Result:
-        self.user(actor)
-        if doc_id is None:
-            self.storage.recover_all()
-            rows = [self._describe(self.storage.load_meta(doc)) for doc in self.storage.all_documents()]
-            lines = [
-                f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}"
-                for r in rows
-            ]
-            return Result("\n".join(lines) or "No documents.", {"documents": rows})
-        doc = parse_doc_id(doc_id)
-        with self.storage.document(doc):
-            meta = self.storage.load_meta(doc)
-        data = self._describe(meta)
-        lines = [
-            f"{meta.id}: {data['title']}",
-            f"  version {meta.version}  status {meta.status}  owner {meta.owner}"
-            f"{'  (checked out)' if meta.checked_out else ''}",
-        ]
-        if meta.effective_version:
-            lines.append(f"  effective version {meta.effective_version}")
-        if meta.pending_assignees:
-            lines.append(f"  pending: {', '.join(meta.pending_assignees)}")
-        if meta.review_outcomes:
-            lines.append("  reviews: " + ", ".join(f"{u}={o}" for u, o in meta.review_outcomes.items()))
-        return Result("\n".join(lines), data)
-
-    def read(self, actor: str, doc_id: str, version: str | None = None) -> Result:
-        self.user(actor)
-        doc = parse_doc_id(doc_id)
-        with self.storage.document(doc):
-            meta = self.storage.load_meta(doc)
-            if version is None:
-                path, shown = self.current_file(meta), meta.version
-                if path == self.layout.effective_file(doc) and meta.effective_version:
-                    shown = meta.effective_version
-            else:
-                shown = str(Version.parse(version))
-                candidates = [self.layout.archive_file(doc, shown)]
-                if shown == meta.effective_version:
-                    candidates.append(self.layout.effective_file(doc))
-                if shown == meta.version:
-                    candidates.append(self.layout.draft_file(doc))
-                path = next((p for p in candidates if p.exists()), candidates[0])
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise NotFound(f"{doc} has no version {shown}", rule="document.version") from None
-        return Result(
-            text, {"doc_id": doc.text, "version": shown, "status": meta.status.value, "content": text}
-        )
-
-    def history(self, actor: str, doc_id: str) -> Result:
-        self.user(actor)
-        doc = parse_doc_id(doc_id)
-        with self.storage.document(doc):
-            events = self.storage.audit(doc)
-        if not events:
-            raise NotFound(f"no document {doc}", rule="document.unknown")
-        lines = [
-            f"{e['ts']}  v{e['version']:<5} {e['event']:<15} {e['user']:<10} {_fields(e)}" for e in events
-        ]
-        return Result("\n".join(lines), {"doc_id": doc.text, "events": events})
-
-    def comments(self, actor: str, doc_id: str) -> Result:
-        result = self.history(actor, doc_id)
-        comments = [
-            e for e in result.data["events"] if e["event"] in ("REVIEW", "REJECT") and e.get("comment")
-        ]
-        lines = [
-            f"v{e['version']} {e['user']} ({e.get('outcome', 'reject')}): {e['comment']}" for e in comments
-        ]
-        return Result(
-            "\n".join(lines) or "No comments.", {"doc_id": result.data["doc_id"], "comments": comments}
-        )
-
-    def inbox(self, actor: str) -> Result:
-        user = self.user(actor)
-        tasks = read_inbox(self.layout.inbox_dir(user.name))
-        lines = [
-            f"{t.task_type:<8} {t.doc_id:<16} v{t.version:<5} {t.workflow_type:<13} from {t.assigned_by}: {t.title}"
-            for t in tasks
-        ]
-        return Result(
-            "\n".join(lines) or "Inbox empty.", {"user": user.name, "tasks": [t.as_dict() for t in tasks]}
-        )
-
-    def workspace(self, actor: str) -> Result:
-        user = self.user(actor)
-        folder = self.layout.workspace_file(user.name, DocId("SOP-001")).parent
-        items = []
-        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
-            try:
-                doc = parse_doc_id(path.stem)
-            except BadRequest:
-                continue
-            meta = self.storage.load_meta(doc) if self.storage.exists(doc) else None
-            checked_out = bool(meta and meta.checked_out and meta.owner == user.name)
-            items.append(
-                {
-                    "doc_id": doc.text,
-                    "file": self.layout.relative(path),
-                    "checked_out": checked_out,
-                    "version": meta.version if meta else None,
-                }
-            )
-        lines = [
-            f"{i['doc_id']:<16} v{i['version']}  {i['file']}{'' if i['checked_out'] else '  (not checked out)'}"
-            for i in items
-        ]
-        return Result("\n".join(lines) or "Workspace empty.", {"user": user.name, "documents": items})
-
-
-def _fields(event: dict[str, Any]) -> str:
-    skip = {"ts", "event", "user", "version", "seq"}
-    return " ".join(f"{k}={v}" for k, v in event.items() if k not in skip and v not in ("", None))
