@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from agentdock.inbox.errors import WatcherAlreadyRunning, WatcherError
+from agentdock.procinfo import pid_alive
 
 try:  # pragma: no cover - platform branch
     import fcntl
@@ -32,16 +33,6 @@ def read_pid(path: Path) -> int | None:
     except (OSError, UnicodeDecodeError):
         return None
     return int(text) if text.isdigit() else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class PidFile:
@@ -89,7 +80,7 @@ class PidFile:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 pid = read_pid(self.path)
-                if pid is not None and pid != os.getpid() and _alive(pid):
+                if pid is not None and pid != os.getpid() and pid_alive(pid):
                     raise WatcherAlreadyRunning(self.path, pid) from None
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()

@@ -28,6 +28,7 @@ from agentdock import __version__, paths
 from agentdock.launcher.errors import ServerError
 from agentdock.launcher.locks import step_lock
 from agentdock.launcher.project import child_env, find_console_script
+from agentdock.procinfo import pid_alive
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -142,27 +143,12 @@ def mcp_initialize(client: httpx.Client, url: str, token: str) -> Probe:
     return Probe(True, detail, 200)
 
 
-def _pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting to be reaped has ended)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (not Linux): the signal check is all there is
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
 def _pid_is(pid: int, command: str) -> bool:
     """True when ``pid`` is alive and its command line mentions ``command`` (guards against pid reuse)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
-        return _pid_alive(pid)  # no /proc (not Linux): trust the pid file
+        return pid_alive(pid)  # no /proc (not Linux): trust the pid file
     return command in cmdline
 
 
@@ -363,10 +349,10 @@ def _terminate(pid: int, timeout_s: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         _reap(pid)
         time.sleep(0.1)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _reap(pid)

@@ -19,6 +19,7 @@ from agentdock.harness.containers import in_ci
 from agentdock.inbox.tasks import Task
 from agentdock.inbox.watcher import InboxWatcher, WatcherConfig
 from agentdock.paths import agent_inbox_dir
+from agentdock.procinfo import session_members
 
 WAIT_S = 20.0
 
@@ -199,19 +200,6 @@ class TmuxServer:
         sessions = {int(pid) for pid in listed if pid.isdigit()}
         self.kill()
         poll_until(lambda: not session_members(sessions), "the windows' processes to end", timeout_s)
-
-
-def session_members(sessions: set[int]) -> list[int]:
-    """Running (not zombie) processes whose session id is in ``sessions``."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if fields and fields[0] != "Z" and int(fields[3]) in sessions:
-            members.append(int(stat.parent.name))
-    return members
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agentdock.launcher import existing_containers, remove_container, stop_servers
+from agentdock.procinfo import session_members
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -55,20 +56,7 @@ class Tmux:
         listed = self.run("list-panes", "-a", "-F", "#{pane_pid}", check=False).stdout.split()
         sessions = {int(pid) for pid in listed if pid.isdigit()}
         self.run("kill-server", check=False)
-        _wait_until(lambda: not _session_members(sessions), "the windows' processes to end", timeout_s)
-
-
-def _session_members(sessions: set[int]) -> list[int]:
-    """Running (not zombie) processes whose session id is in ``sessions``."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if fields and fields[0] != "Z" and int(fields[3]) in sessions:
-            members.append(int(stat.parent.name))
-    return members
+        _wait_until(lambda: not session_members(sessions), "the windows' processes to end", timeout_s)
 
 
 def _wait_until(predicate: Callable[[], bool], what: str, timeout_s: float) -> None:
