@@ -24,7 +24,6 @@ LAUNCHES = 10
 
 
 def _loops(env: Any) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    from agentdock.harness.containers import base_image, running_container
     from agentdock.launcher import (
         AgentContainerSpec,
         LayoutSpec,
@@ -32,6 +31,7 @@ def _loops(env: Any) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
         start_agent_container,
         wait_until_ready,
     )
+    from agentdock.launcher.engine import base_image, running_container
 
     agent = next(iter(env.tokens))
     out: dict[str, list[float]] = {"start": [], "ready": [], "cycle": []}
@@ -69,7 +69,7 @@ def _loops(env: Any) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
 
 
 async def _measure() -> tuple[dict[str, list[float]], dict[str, list[float]], str]:
-    from agentdock.harness.soak_env import EnvironmentSettings, open_environment
+    from agentdock.soak.environment import EnvironmentSettings, open_environment
 
     async with open_environment(EnvironmentSettings(workers=1)) as env:
         agent, bare = await anyio.to_thread.run_sync(_loops, env)
@@ -77,7 +77,7 @@ async def _measure() -> tuple[dict[str, list[float]], dict[str, list[float]], st
 
 
 def run() -> list[dict[str, Any]]:
-    from agentdock.harness.soak_errors import SoakSetupError
+    from agentdock.soak.errors import SoakSetupError
 
     try:
         agent, bare, image = anyio.run(_measure)

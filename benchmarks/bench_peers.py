@@ -55,8 +55,8 @@ def _serve(root: str) -> None:
     """Child process: an MCPServer with an ``echo`` tool, bearer-authenticated, on 127.0.0.1:0."""
     from mcp.server.mcpserver import MCPServer
 
-    from agentdock.auth import TokenStore
-    from agentdock.auth.http import build_app, serve
+    from agentdock.mcphost import TokenStore
+    from agentdock.mcphost.http import build_app, serve
 
     server = MCPServer("bench-echo")
 
@@ -71,7 +71,7 @@ def _serve(root: str) -> None:
 @contextlib.contextmanager
 def bench_server(root: Path) -> Iterator[tuple[str, str]]:
     """Start the server process; yield (url, token); stop it."""
-    from agentdock.auth import TokenStore
+    from agentdock.mcphost import TokenStore
 
     (root / ".claude" / "agents").mkdir(parents=True)
     (root / ".claude" / "agents" / f"{AGENT}.md").write_text("benchmark client\n")

@@ -28,7 +28,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from agentdock import paths
-from agentdock.auth import TokenStore
+from agentdock.mcphost import TokenStore
 from agentdock.qms.process import qms_server_process
 from agentdock.qms.project import init_project
 from agentdock.qms.service import Qms

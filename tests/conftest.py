@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agentdock.harness.containers import DockerUnavailable, docker_engine, in_ci
+from agentdock.launcher.engine import DockerUnavailable, docker_engine, in_ci
 
 
 @pytest.fixture

@@ -209,7 +209,7 @@ def _write_applicability(out_dir: Path, results: list[ScenarioResult]) -> None:
 
 
 def run(toolchain: Toolchain, out_dir: Path) -> list[ScenarioResult]:
-    from agentdock.auth import TokenStore
+    from agentdock.mcphost import TokenStore
     from agentdock.qms.process import qms_server_process
     from agentdock.qms.project import init_project
 

@@ -22,11 +22,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "stop": ("agentdock.launcher.cli", "stop_main", "stop the host MCP servers started by launch"),
     "doctor": ("agentdock.launcher.cli", "doctor_main", "check each piece and say what to fix"),
-    "token": ("agentdock.auth.cli", "main", "print (or rotate) an agent's bearer token"),
+    "token": ("agentdock.mcphost.cli", "main", "print (or rotate) an agent's bearer token"),
     "inbox": ("agentdock.inbox.cli", "main", "watch agents' inboxes and announce new tasks"),
     "faults": ("agentdock.harness.cli", "main", "run the fault MCP server or the TCP fault proxy by hand"),
     "soak": (
-        "agentdock.harness.soak_cli",
+        "agentdock.soak.cli",
         "main",
         "launch real containers repeatedly and report reliability",
     ),

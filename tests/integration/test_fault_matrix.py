@@ -41,10 +41,10 @@ from typing import Any, Literal
 import anyio
 import pytest
 
-from agentdock.harness.model import Plan
-from agentdock.harness.server import FaultServer, fault_server
-from agentdock.harness.tcpproxy import FaultProxy
-from agentdock.harness.toxics import parse_toxic_spec
+from agentdock.harness.http.model import Plan
+from agentdock.harness.http.server import FaultServer, fault_server
+from agentdock.harness.tcp.proxy import FaultProxy
+from agentdock.harness.tcp.toxics import parse_toxic_spec
 
 pytestmark = pytest.mark.anyio
 
@@ -535,8 +535,8 @@ async def test_fault_matrix(row: Row) -> None:
 
 
 def test_the_matrix_covers_every_fault_kind_and_toxic_type() -> None:
-    from agentdock.harness.model import FAULTS
-    from agentdock.harness.toxics import TOXICS
+    from agentdock.harness.http.model import FAULTS
+    from agentdock.harness.tcp.toxics import TOXICS
 
     kinds = {f["kind"] for row in MATRIX for f in row.faults}
     toxic_types = {spec.split(":")[0] for row in MATRIX for spec in row.toxics}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from agentdock.harness.soak_cli import main
-from agentdock.harness.soak_record import read_launches
+from agentdock.soak.cli import main
+from agentdock.soak.records import read_launches
 
 pytestmark = [
     pytest.mark.soak,

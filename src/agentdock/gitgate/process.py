@@ -5,7 +5,7 @@
     with git_server_process(root, env=env) as server:
         print(server.url)          # http://127.0.0.1:<port>/mcp
 
-A thin layer over :func:`agentdock.auth.process.mcp_server_process`.  The child
+A thin layer over :func:`agentdock.mcphost.process.mcp_server_process`.  The child
 gets the environment given (the server then builds git's own allow-listed
 environment from it).
 """
@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from agentdock.auth.process import ServerProcess, ServerStartError, mcp_server_process
+from agentdock.mcphost.process import ServerProcess, ServerStartError, mcp_server_process
 
 __all__ = ["GitServerProcess", "ServerStartError", "git_server_process"]
 

@@ -75,9 +75,9 @@ async def reject_malformed(ctx: ServerRequestContext[Any, Any], call_next: CallN
 
 def build_server(gateway: GitGateway, *, stdio_user: str | None = None) -> MCPServer[Any]:
     """The MCP server: one tool, the caller taken from the bearer token (or ``stdio_user``)."""
-    from agentdock.auth import IdempotencyConflict, IdempotencyStore
-    from agentdock.auth.errors import Unauthenticated
-    from agentdock.auth.http import caller_agent, idempotency_key
+    from agentdock.mcphost import IdempotencyConflict, IdempotencyStore
+    from agentdock.mcphost.errors import Unauthenticated
+    from agentdock.mcphost.http import caller_agent, idempotency_key
 
     records = IdempotencyStore(gateway.config.root, "git")
     server: MCPServer[Any] = MCPServer(
@@ -188,7 +188,7 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         raise ConfigError(str(exc)) from exc
     if args.timeout <= 0 or args.max_output <= 0:
         raise ConfigError("--timeout and --max-output must be positive")
-    from agentdock.auth.http import parse_hosts
+    from agentdock.mcphost.http import parse_hosts
 
     try:
         hosts = tuple(parse_hosts(args.host))
@@ -219,9 +219,9 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
 
 
 def _serve_http(server: MCPServer[Any], config: GateConfig, options: ServeOptions) -> None:
-    """The whole of the auth wiring: agentdock.auth's bearer-token app, bound per host."""
-    from agentdock.auth import TokenStore
-    from agentdock.auth.http import build_app, serve
+    """The whole of the auth wiring: agentdock.mcphost's bearer-token app, bound per host."""
+    from agentdock.mcphost import TokenStore
+    from agentdock.mcphost.http import build_app, serve
 
     app = build_app(
         server, TokenStore(config.root), stateless=options.stateless, json_response=options.json_response

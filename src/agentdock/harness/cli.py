@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from agentdock.harness import faults as _faults  # noqa: F401 - registers the fault kinds
 from agentdock.harness.errors import HarnessError, PlanError, ProxyConfigError, ServerStartError, ToxicError
-from agentdock.harness.model import FAULTS, Plan
-from agentdock.harness.toxics import TOXICS, Toxic, parse_toxic_spec
+from agentdock.harness.http.model import FAULTS, Plan
+from agentdock.harness.tcp.toxics import TOXICS, Toxic, parse_toxic_spec
 
 __all__ = ["ProxyConfig", "ServeConfig", "main"]
 
@@ -119,7 +118,7 @@ def _serve_config(args: argparse.Namespace) -> ServeConfig:
 
 
 def _proxy_config(args: argparse.Namespace) -> ProxyConfig:
-    from agentdock.harness.tcpproxy import parse_address
+    from agentdock.harness.tcp.proxy import parse_address
 
     parse_address(args.listen, what="--listen")
     parse_address(args.upstream, what="--upstream")
@@ -142,7 +141,7 @@ async def _until_signalled() -> None:
 
 
 async def _serve(config: ServeConfig) -> None:
-    from agentdock.harness.server import fault_server
+    from agentdock.harness.http.server import fault_server
 
     async with fault_server(
         config.plan,
@@ -166,8 +165,8 @@ async def _serve(config: ServeConfig) -> None:
 
 
 async def _proxy(config: ProxyConfig) -> None:
-    from agentdock.harness.control import control_server
-    from agentdock.harness.tcpproxy import ProxySet
+    from agentdock.harness.tcp.control import control_server
+    from agentdock.harness.tcp.proxy import ProxySet
 
     proxies = ProxySet(seed=config.seed)
     try:

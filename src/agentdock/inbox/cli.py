@@ -26,10 +26,10 @@ from typing import Any
 from agentdock.inbox.errors import InboxError, TaskFileError
 from agentdock.inbox.notifiers import DesktopNotifier, Notifier, StreamNotifier, TmuxNotifier, fan_out
 from agentdock.inbox.pidfile import PidFile
-from agentdock.inbox.procs import child_env, run_command
 from agentdock.inbox.tasks import format_announcement, read_task_file
 from agentdock.inbox.watcher import InboxWatcher, WatcherConfig, iter_task_paths
 from agentdock.paths import qms_dir, run_dir, users_dir
+from agentdock.procs import child_env, run_command
 
 __all__ = ["LOG_FILE_NAME", "PID_FILE_NAME", "WatchSettings", "main", "parse_watch_settings"]
 

@@ -4,11 +4,8 @@
 
     InboxError                      anything this package refuses or fails to do
     ├── TaskFileError               a task file that does not follow the spec'd format (path, reason)
-    ├── WatcherError                the watcher cannot start or run
-    │   └── WatcherAlreadyRunning   another live watcher holds the project's pid file (pid)
-    └── SessionError                a multi-agent session could not be opened
-        ├── TerminalNotFound        no usable terminal (or the one asked for is missing)
-        └── TmuxError               a tmux command failed (args, stderr)
+    └── WatcherError                the watcher cannot start or run
+        └── WatcherAlreadyRunning   another live watcher holds the project's pid file (pid)
 
 Foreign exceptions (``OSError`` from the filesystem or ``subprocess``, ``yaml.YAMLError``)
 are translated into these once, where they cross into this package.
@@ -16,15 +13,11 @@ are translated into these once, where they cross into this package.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
     "InboxError",
-    "SessionError",
     "TaskFileError",
-    "TerminalNotFound",
-    "TmuxError",
     "WatcherAlreadyRunning",
     "WatcherError",
 ]
@@ -59,22 +52,3 @@ class WatcherAlreadyRunning(WatcherError):
             f"an inbox watcher for this project is already running ({who}, pid file {pid_file}); "
             "stop it first or watch its window"
         )
-
-
-class SessionError(InboxError):
-    """A multi-agent session (tmux or terminal windows) could not be opened."""
-
-
-class TerminalNotFound(SessionError):
-    """No usable terminal program was found, or the one named is not installed."""
-
-
-class TmuxError(SessionError):
-    """A tmux command exited non-zero."""
-
-    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
-        self.args_list = list(args)
-        self.returncode = returncode
-        self.stderr = stderr
-        detail = stderr.strip() or "no output"
-        super().__init__(f"`{' '.join(args)}` exited {returncode}: {detail}")

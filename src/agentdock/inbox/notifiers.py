@@ -3,7 +3,7 @@
 Each notifier has one method, ``notify(task)``, and never raises: a notifier
 that cannot deliver logs why and the watcher carries on.  The programs they
 run (``notify-send``, ``osascript``, ``tmux``) get argument lists through an
-injected :data:`~agentdock.inbox.procs.CommandRunner`, so tests can record them.
+injected :data:`~agentdock.procs.CommandRunner`, so tests can record them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TextIO
 
-from agentdock.inbox.procs import CommandResult, CommandRunner
 from agentdock.inbox.tasks import Task, format_announcement
+from agentdock.procs import CommandResult, CommandRunner
 
 __all__ = [
     "DesktopNotifier",

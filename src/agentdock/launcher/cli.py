@@ -14,8 +14,6 @@ from pathlib import Path
 
 from agentdock import paths
 from agentdock.inbox.errors import InboxError
-from agentdock.inbox.multi import MultiLaunchOptions, add_multi_arguments, host_platform, launch_many
-from agentdock.inbox.terminals import detect_terminal
 from agentdock.launcher.errors import LauncherError
 from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
 from agentdock.launcher.project import default_data_dir, resolve_project_root
@@ -27,6 +25,13 @@ from agentdock.launcher.session import (
     prepare_many,
     terminate_on_signals,
 )
+from agentdock.launcher.windows.multi import (
+    MultiLaunchOptions,
+    add_multi_arguments,
+    host_platform,
+    launch_many,
+)
+from agentdock.launcher.windows.terminals import detect_terminal
 
 __all__ = ["doctor_main", "main", "multi_options", "stop_main"]
 

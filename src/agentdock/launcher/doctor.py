@@ -159,7 +159,7 @@ def _with_engine(
         image_ok = True
         checks.append(Check("image", False, str(exc)))
 
-    from agentdock.auth import AuthError, TokenStore
+    from agentdock.mcphost import AuthError, TokenStore
 
     token = None
     try:

@@ -142,7 +142,7 @@ class LaunchOptions:
 @contextmanager
 def connect_docker() -> Iterator[Any]:
     """A docker client for an engine that answers, else DockerError saying how to fix it."""
-    from agentdock.harness.containers import DockerUnavailable, docker_engine
+    from agentdock.launcher.engine import DockerUnavailable, docker_engine
 
     try:
         with docker_engine() as client:
@@ -172,7 +172,7 @@ def bridge_gateway(client: Any) -> str | None:
 
 def provision_token(root: Path, agent: str) -> str:
     """The agent's bearer token (created on first use); the store keeps only its hash."""
-    from agentdock.auth import AuthError, TokenStore
+    from agentdock.mcphost import AuthError, TokenStore
 
     try:
         return TokenStore(root).ensure(agent)

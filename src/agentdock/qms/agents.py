@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from agentdock import paths
-from agentdock.auth.tokens import AGENT_NAME_RE
+from agentdock.mcphost.tokens import AGENT_NAME_RE
 from agentdock.qms.errors import BadRequest, StorageError
 
 __all__ = ["DEFAULT_GROUPS", "Group", "User", "load_users", "parse_user_name", "render_agent_file"]

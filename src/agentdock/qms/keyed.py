@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentdock.auth import IdempotencyStore
+from agentdock.mcphost import IdempotencyStore
 from agentdock.qms.errors import BadRequest, QmsError
 from agentdock.qms.service import Qms, Result
 

@@ -35,7 +35,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 
 from agentdock import paths
-from agentdock.auth import IdempotencyConflict, IdempotencyStore, TokenStore, Unauthenticated
+from agentdock.mcphost import IdempotencyConflict, IdempotencyStore, TokenStore, Unauthenticated
 from agentdock.qms.errors import BadRequest
 from agentdock.qms.keyed import apply_once, refusal_payload
 from agentdock.qms.project import find_root
@@ -103,7 +103,7 @@ def build_server(config: ServerConfig, *, qms: Qms | None = None) -> MCPServer[A
         *,
         mutating: bool,
     ) -> CallToolResult:
-        from agentdock.auth.http import caller_agent, idempotency_key
+        from agentdock.mcphost.http import caller_agent, idempotency_key
 
         try:
             agent = caller_agent(ctx, stdio_user=config.stdio_user)
@@ -281,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
     """Flags > environment (``QMS_USER``, ``QMS_MCP_PORT``, ``QMS_MCP_LOG_LEVEL``) > defaults."""
-    from agentdock.auth.http import parse_hosts
+    from agentdock.mcphost.http import parse_hosts
 
     args = _parser().parse_args(list(argv))
     root = args.project_root or find_root(Path.cwd())
@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         server.run("stdio")
         return 0
-    from agentdock.auth.http import build_app, serve
+    from agentdock.mcphost.http import build_app, serve
 
     store = TokenStore(config.root)
     if not store.agents():

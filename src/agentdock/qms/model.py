@@ -10,7 +10,7 @@ from typing import Any
 from agentdock.qms.errors import BadRequest, StorageError
 from agentdock.qms.ids import DocId, DocType, parse_doc_id
 
-__all__ = ["FINAL_STATES", "Meta", "Outcome", "Status", "Version"]
+__all__ = ["FINAL_STATES", "Meta", "Outcome", "Result", "Status", "Version"]
 
 _VERSION_RE = re.compile(r"(\d{1,4})\.(\d{1,4})")
 
@@ -138,3 +138,11 @@ class Meta:
             )
         except (KeyError, ValueError, TypeError, BadRequest) as exc:
             raise StorageError(f"malformed metadata: {exc}", rule="storage.meta") from exc
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a QMS command returns: a one-line message for people and its data for programs."""
+
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)

@@ -15,26 +15,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentdock.qms import workflow as wf
 from agentdock.qms.agents import User
-from agentdock.qms.model import Meta, Status
+from agentdock.qms.model import Meta, Result, Status
+from agentdock.qms.queries import QmsQueries
 from agentdock.qms.storage import Change
 from agentdock.qms.tasks import Task, render_task, task_file_name
 
-if TYPE_CHECKING:
-    from agentdock.qms.queries import QmsQueries
-
 __all__ = ["CommitExtra", "Plan", "Result", "commit_extra"]
-
-
-@dataclass(frozen=True)
-class Result:
-    message: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 #: Given the operation's result, the extra file ``(path under the root, text)`` to commit with it.
@@ -125,7 +117,7 @@ class Plan:
         base = self.old.audit_seq
         final = self.new.evolve(audit_seq=base + len(self.change.events))
         self.change.meta = None if self.remove else final
-        result = Result(message, self.qms._describe(final, pending=self.change.writes, **self.data))
+        result = Result(message, self.qms.describe(final, pending=self.change.writes, **self.data))
         pending = _COMMIT_EXTRA.get()
         if pending is not None:
             if pending.used:

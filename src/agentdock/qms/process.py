@@ -5,7 +5,7 @@
     with qms_server_process(root, stateless=True) as server:
         print(server.url)          # http://127.0.0.1:<port>/mcp
 
-A thin layer over :func:`agentdock.auth.process.mcp_server_process`; the child
+A thin layer over :func:`agentdock.mcphost.process.mcp_server_process`; the child
 gets an allow-listed copy of this process's environment.
 """
 
@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from agentdock.auth.process import ServerProcess, ServerStartError, mcp_server_process
+from agentdock.mcphost.process import ServerProcess, ServerStartError, mcp_server_process
 
 __all__ = ["ENV_ALLOW_LIST", "ServerProcess", "ServerStartError", "qms_server_process"]
 

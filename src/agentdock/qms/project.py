@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentdock import paths
-from agentdock.auth.files import atomic_write_text
+from agentdock.mcphost.files import atomic_write_text
 from agentdock.qms.agents import DEFAULT_GROUPS, render_agent_file
 from agentdock.qms.errors import BadRequest
 

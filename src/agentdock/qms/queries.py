@@ -15,8 +15,7 @@ from agentdock.qms.agents import User, load_users, parse_user_name
 from agentdock.qms.documents import parse_document
 from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied
 from agentdock.qms.ids import DocId, parse_doc_id
-from agentdock.qms.model import Meta, Version
-from agentdock.qms.plan import Result
+from agentdock.qms.model import Meta, Result, Version
 from agentdock.qms.storage import Storage, utc_now
 from agentdock.qms.tasks import doc_of_task_file, read_inbox
 
@@ -77,7 +76,7 @@ class QmsQueries:
                 found += [p for p in inbox.glob(f"task-{doc.text}-*.md") if doc_of_task_file(p.name) == doc]
         return sorted(found)
 
-    def _describe(
+    def describe(
         self, meta: Meta, *, pending: Mapping[Path, str | None] | None = None, **extra: Any
     ) -> dict[str, Any]:
         return {**meta.to_json(), "doc_id": meta.id, "title": self.title(meta, pending), **extra}
@@ -87,7 +86,7 @@ class QmsQueries:
         self.user(actor)
         if doc_id is None:
             self.storage.recover_all()
-            rows = [self._describe(self.storage.load_meta(doc)) for doc in self.storage.all_documents()]
+            rows = [self.describe(self.storage.load_meta(doc)) for doc in self.storage.all_documents()]
             lines = [
                 f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}"
                 for r in rows
@@ -96,7 +95,7 @@ class QmsQueries:
         doc = parse_doc_id(doc_id)
         with self.storage.document(doc):
             meta = self.storage.load_meta(doc)
-        data = self._describe(meta)
+        data = self.describe(meta)
         lines = [
             f"{meta.id}: {data['title']}",
             f"  version {meta.version}  status {meta.status}  owner {meta.owner}"

@@ -21,19 +21,55 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from agentdock.qms import workflow as wf
-from agentdock.qms.agents import Group, parse_user_name
+from agentdock.qms.agents import Group, User, parse_user_name
 from agentdock.qms.documents import Document, parse_document, read_user_file, validate_title
 from agentdock.qms.errors import BadRequest, PermissionDenied, WorkflowViolation
 from agentdock.qms.ids import DocId, DocType, parse_doc_id, parse_doc_type
-from agentdock.qms.model import Meta, Outcome, Status, Version
-from agentdock.qms.plan import CommitExtra, Plan, Result, commit_extra
+from agentdock.qms.model import Meta, Outcome, Result, Status, Version
+from agentdock.qms.plan import CommitExtra, Plan, commit_extra
 from agentdock.qms.queries import QmsQueries
+from agentdock.qms.storage import utc_now
 
 __all__ = ["CommitExtra", "Qms", "Result"]
 
 
-class Qms(QmsQueries):
-    """The document-control system of one project root."""
+class Qms:
+    """The document-control system of one project root: the mutations here, the reads in
+    :class:`~agentdock.qms.queries.QmsQueries` (``self.queries``), which each command delegates to."""
+
+    def __init__(self, root: Path, *, clock: Callable[[], str] = utc_now) -> None:
+        self.queries = QmsQueries(root, clock=clock)
+        self.root = self.queries.root
+        self.storage = self.queries.storage
+        self.layout = self.queries.layout
+        self.clock = clock
+
+    # -- reads (QmsQueries) ---------------------------------------------------------------------------
+    def users(self) -> dict[str, User]:
+        return self.queries.users()
+
+    def user(self, name: object) -> User:
+        return self.queries.user(name)
+
+    def status(self, actor: str, doc_id: str | None = None) -> Result:
+        return self.queries.status(actor, doc_id)
+
+    def read(self, actor: str, doc_id: str, version: str | None = None) -> Result:
+        return self.queries.read(actor, doc_id, version)
+
+    def history(self, actor: str, doc_id: str) -> Result:
+        return self.queries.history(actor, doc_id)
+
+    def comments(self, actor: str, doc_id: str) -> Result:
+        return self.queries.comments(actor, doc_id)
+
+    def inbox(self, actor: str) -> Result:
+        return self.queries.inbox(actor)
+
+    def workspace(self, actor: str) -> Result:
+        return self.queries.workspace(actor)
+
+    # -- mutations ------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def committing_with(self, extra: CommitExtra) -> Iterator[None]:
@@ -51,7 +87,7 @@ class Qms(QmsQueries):
         doc = parse_doc_id(doc_id)
         user = self.user(actor)
         with self.storage.document(doc):
-            plan = Plan(self, self.storage.load_meta(doc), user)
+            plan = Plan(self.queries, self.storage.load_meta(doc), user)
             message = fn(plan)
             return plan.commit(message)
 
@@ -118,7 +154,7 @@ class Qms(QmsQueries):
                     owner=user.name,
                     checked_out=True,
                 )
-                plan = Plan(self, meta, user)
+                plan = Plan(self.queries, meta, user)
                 text = Document.template(title, doc.text).render()
                 plan.write(self.layout.draft_file(doc), text)
                 plan.write(self.layout.workspace_file(user.name, doc), text)
@@ -145,7 +181,7 @@ class Qms(QmsQueries):
                     rule="workflow.checkout.checked-out",
                 )
             self._state(plan, "checkout", wf.CHECKOUT_STATES)
-            source = self.current_file(plan.old)
+            source = self.queries.current_file(plan.old)
             version = plan.old.ver.next_minor()
             plan.set(version=str(version), owner=plan.user.name, checked_out=True)
             target = self.layout.workspace_file(plan.user.name, plan.new.doc)

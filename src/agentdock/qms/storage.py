@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdock import paths
-from agentdock.auth.files import append_line, atomic_write_text, file_lock, fsync_dir
+from agentdock.mcphost.files import append_line, atomic_write_text, file_lock, fsync_dir
 from agentdock.qms.errors import BadRequest, NotFound, StorageError
 from agentdock.qms.ids import DocId, DocType, Layout, existing_numbers, number_text, parse_doc_id
 from agentdock.qms.model import Meta

@@ -8,7 +8,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from agentdock.harness.containers import base_image, running_container
+from agentdock.launcher.engine import base_image, running_container
 
 pytestmark = pytest.mark.docker
 

@@ -15,10 +15,10 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from agentdock import paths
-from agentdock.auth import TokenStore
 from agentdock.gitgate.process import GitServerProcess, git_server_process
 from agentdock.gitgate.scratch import ScratchRepo
 from agentdock.gitgate.server import TOOL_NAME
+from agentdock.mcphost import TokenStore
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ from anyio.abc import SocketListener, SocketStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from agentdock.auth import TokenStore
 from agentdock.gitgate.process import GitServerProcess, git_server_process
 from agentdock.gitgate.scratch import ScratchRepo
 from agentdock.gitgate.server import TOOL_NAME
+from agentdock.mcphost import TokenStore
 
 HOOK = """#!{python}
 import socket

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agentdock.harness.model import Plan
-from agentdock.harness.server import FaultServer, fault_server
-from agentdock.harness.tcpproxy import FaultProxy
+from agentdock.harness.http.model import Plan
+from agentdock.harness.http.server import FaultServer, fault_server
+from agentdock.harness.tcp.proxy import FaultProxy
 
 ACCEPT = "application/json, text/event-stream"
 

@@ -15,8 +15,8 @@ import pytest
 from anyio.abc import Process
 
 from agentdock.harness.background import in_thread
-from agentdock.harness.model import Plan
-from agentdock.harness.server import fault_server
+from agentdock.harness.http.model import Plan
+from agentdock.harness.http.server import fault_server
 
 pytestmark = pytest.mark.anyio
 

@@ -9,10 +9,10 @@ import anyio
 import httpx
 import pytest
 
-from agentdock.harness.control import control_server
 from agentdock.harness.errors import ProxyConfigError
-from agentdock.harness.tcpproxy import ProxySet
-from agentdock.harness.toxics import parse_toxic_spec
+from agentdock.harness.tcp.control import control_server
+from agentdock.harness.tcp.proxy import ProxySet
+from agentdock.harness.tcp.toxics import parse_toxic_spec
 
 pytestmark = pytest.mark.anyio
 
@@ -214,7 +214,7 @@ async def test_a_taken_listen_address_is_a_config_error(
 
 
 async def _clash(listen: str, port: int) -> None:
-    from agentdock.harness.tcpproxy import FaultProxy
+    from agentdock.harness.tcp.proxy import FaultProxy
 
     async with FaultProxy("clash", listen=listen, upstream=f"127.0.0.1:{port}"):
         pass

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from agentdock.harness.containers import in_ci
 from agentdock.inbox.tasks import Task
 from agentdock.inbox.watcher import InboxWatcher, WatcherConfig
+from agentdock.launcher.engine import in_ci
 from agentdock.paths import agent_inbox_dir
 from agentdock.procinfo import session_members
 

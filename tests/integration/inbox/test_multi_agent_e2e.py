@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from agentdock.inbox.multi import MultiLaunchOptions, launch_many
 from agentdock.launcher import (
     ImageSpec,
     agentdock_checkout,
@@ -30,6 +29,7 @@ from agentdock.launcher import (
     stop_servers,
 )
 from agentdock.launcher.project import init_demo_project
+from agentdock.launcher.windows.multi import MultiLaunchOptions, launch_many
 
 from .conftest import TmuxServer
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdock.inbox.multi import MultiLaunchOptions, launch_many
 from agentdock.inbox.pidfile import read_pid
+from agentdock.launcher.windows.multi import MultiLaunchOptions, launch_many
 from agentdock.paths import run_dir
 
 from .conftest import TmuxServer, poll_until, task_name, task_text

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from agentdock import paths
-from agentdock.auth import IdempotencyStore
-from agentdock.auth.files import atomic_write_text
+from agentdock.mcphost import IdempotencyStore
+from agentdock.mcphost.files import atomic_write_text
 from agentdock.qms.documents import parse_document
 from agentdock.qms.ids import parse_doc_id
 from agentdock.qms.keyed import apply_once

@@ -10,8 +10,8 @@ from typing import Any
 import anyio
 import pytest
 
-from agentdock.harness.app import FaultServerApp
-from agentdock.harness.model import Plan
+from agentdock.harness.http.app import FaultServerApp
+from agentdock.harness.http.model import Plan
 
 ACCEPT = "application/json, text/event-stream"
 TOKEN = "unit-token"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from agentdock.harness.cli import main
-from agentdock.harness.model import FAULTS
-from agentdock.harness.toxics import TOXICS
+from agentdock.harness.http.model import FAULTS
+from agentdock.harness.tcp.toxics import TOXICS
 
 
 def test_kinds_lists_every_fault_kind_and_toxic_type(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from agentdock.harness.faults import FAULT_KINDS
-from agentdock.harness.model import FAULTS
+from agentdock.harness.http.kinds import FAULT_KINDS
+from agentdock.harness.http.model import FAULTS
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from agentdock.harness.journal import Journal
+from agentdock.harness.http.journal import Journal
 
 pytestmark = pytest.mark.anyio
 

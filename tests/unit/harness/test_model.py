@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agentdock.harness.errors import PlanError
-from agentdock.harness.exchange import Exchange, Request
-from agentdock.harness.model import Plan, PlanRunner, fault_from_dict
+from agentdock.harness.http.exchange import Exchange, Request
+from agentdock.harness.http.model import Plan, PlanRunner, fault_from_dict
 
 
 def req(

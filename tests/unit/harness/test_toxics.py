@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agentdock.harness.errors import ToxicError
-from agentdock.harness.toxics import (
+from agentdock.harness.tcp.toxics import (
     TOXICS,
     ClosePeer,
     Link,

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from agentdock.inbox.notifiers import DesktopNotifier, StreamNotifier, TmuxNotifier, fan_out
-from agentdock.inbox.procs import CommandResult, child_env
 from agentdock.inbox.tasks import Task
+from agentdock.procs import CommandResult, child_env
 
 
 def make_task(agent: str = "qa", doc_id: str = "CR-056", task_type: str = "REVIEW") -> Task:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agentdock.inbox.multi import MultiLaunchOptions, agent_command
 from agentdock.launcher.cli import _launch_parser, main, multi_options, stop_main
 from agentdock.launcher.session import passthrough_env
+from agentdock.launcher.windows.multi import MultiLaunchOptions, agent_command
 
 
 def test_unknown_agent_is_refused_with_the_list_before_docker_is_touched(

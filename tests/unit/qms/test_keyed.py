@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentdock.auth import IdempotencyStore
+from agentdock.mcphost import IdempotencyStore
 from agentdock.qms.errors import BadRequest
 from agentdock.qms.keyed import apply_once
 from agentdock.qms.service import Qms, Result

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agentdock.harness.soak import LaunchPlan
-from agentdock.harness.soak_record import LaunchRecord, PathResult
+from agentdock.soak.records import LaunchRecord, PathResult
+from agentdock.soak.runner import LaunchPlan
 
 MakeRecord = Callable[..., LaunchRecord]
 

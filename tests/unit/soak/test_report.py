@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from agentdock.harness.report import (
+from agentdock.soak.report.data import (
     EXIT_BELOW_BAR,
     EXIT_INCONCLUSIVE,
     EXIT_OK,
     build_report,
     write_report,
 )
-from agentdock.harness.report_html import render_html
-from agentdock.harness.soak import SoakConfig, SoakResult
+from agentdock.soak.report.html import render_html
+from agentdock.soak.runner import SoakConfig, SoakResult
 
 
 def _result(records, **config) -> SoakResult:

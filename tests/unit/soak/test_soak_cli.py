@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agentdock.harness.soak import LaunchPlan, LaunchStep, SoakConfig
-from agentdock.harness.soak_cli import main, parse_args, run
-from agentdock.harness.soak_errors import SoakConfigError, SoakSetupError
-from agentdock.harness.soak_record import LaunchRecord, read_launches
+from agentdock.soak.cli import main, parse_args, run
+from agentdock.soak.errors import SoakConfigError, SoakSetupError
+from agentdock.soak.records import LaunchRecord, read_launches
+from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
 
 
 def _console() -> tuple[Console, io.StringIO]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agentdock.harness.soak_errors import SoakConfigError
-from agentdock.harness.soak_faults import PROFILES, LaunchFaults, launch_seed, profile_named
+from agentdock.soak.errors import SoakConfigError
+from agentdock.soak.profiles import PROFILES, LaunchFaults, launch_seed, profile_named
 
 
 def test_the_four_profiles_exist() -> None:

@@ -9,9 +9,9 @@ import anyio
 import pytest
 
 from agentdock.harness.httpserver import reset_connection
-from agentdock.harness.soak_faults import LaunchFaults
-from agentdock.harness.soak_front import BurstFront
-from agentdock.harness.soak_launch import parse_mcp_list, toxics_for
+from agentdock.soak.front import BurstFront
+from agentdock.soak.launch import parse_mcp_list, toxics_for
+from agentdock.soak.profiles import LaunchFaults
 
 pytestmark = pytest.mark.anyio
 
@@ -119,7 +119,7 @@ def test_claude_mcp_list_output_is_read_per_server() -> None:
 def test_bearer_tokens_are_redacted_from_what_a_launch_records() -> None:
     from types import SimpleNamespace
 
-    from agentdock.harness.soak_launch import RealLaunch
+    from agentdock.soak.launch import RealLaunch
 
     step = RealLaunch(SimpleNamespace(tokens={"claude": "adk_secret1", "qa": "adk_secret2"}), run_id="r")  # type: ignore[arg-type]
     line = "qms: python3 /proxy/mcp_proxy.py URL --header Authorization=Bearer adk_secret2 - ✘ Failed"

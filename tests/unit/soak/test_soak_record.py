@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdock.harness.soak_errors import RecordError
-from agentdock.harness.soak_record import (
+from agentdock.soak.errors import RecordError
+from agentdock.soak.records import (
     SCHEMA,
     LaunchLog,
     LaunchRecord,

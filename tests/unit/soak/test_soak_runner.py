@@ -5,10 +5,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from agentdock.harness.soak import LaunchPlan, SoakConfig, run_soak
-from agentdock.harness.soak_errors import SoakConfigError
-from agentdock.harness.soak_faults import launch_seed, profile_named
-from agentdock.harness.soak_record import LaunchRecord, read_launches
+from agentdock.soak.errors import SoakConfigError
+from agentdock.soak.profiles import launch_seed, profile_named
+from agentdock.soak.records import LaunchRecord, read_launches
+from agentdock.soak.runner import LaunchPlan, SoakConfig, run_soak
 
 pytestmark = pytest.mark.anyio
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentdock.harness.stats import percentile, summarize_latencies, wilson_interval, z_for_confidence
+from agentdock.soak.stats import percentile, summarize_latencies, wilson_interval, z_for_confidence
 
 
 def test_forty_out_of_forty_only_shows_about_ninety_one_percent_at_95_confidence() -> None:

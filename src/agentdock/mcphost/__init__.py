@@ -1,0 +1,31 @@
+"""Per-agent bearer tokens shared by ``qms-mcp`` and ``git-mcp``.
+
+* :class:`TokenStore` — ``ensure(agent)``, ``rotate(agent)``, ``verify(token)``.
+* :class:`IdempotencyStore` — ``Idempotency-Key`` records under ``<root>/.agentdock/``.
+* ``agentdock.mcphost.http`` (imported on its own; it pulls in the MCP SDK and uvicorn):
+  ``build_app``, ``serve``, ``serve_async``, ``parse_hosts``, ``caller_agent``, ``idempotency_key``.
+* ``agentdock.mcphost.files`` — atomic writes and cross-process locks.
+* ``agentdock.mcphost.cli:main`` — ``agentdock token <agent> --project-root DIR [--rotate]``.
+"""
+
+from agentdock.mcphost.errors import (
+    AuthError,
+    IdempotencyConflict,
+    TokenStoreError,
+    Unauthenticated,
+    UnknownAgent,
+)
+from agentdock.mcphost.idempotency import IdempotencyStore
+from agentdock.mcphost.tokens import TokenStore, known_agents, require_known_agent
+
+__all__ = [
+    "AuthError",
+    "IdempotencyConflict",
+    "IdempotencyStore",
+    "TokenStore",
+    "TokenStoreError",
+    "Unauthenticated",
+    "UnknownAgent",
+    "known_agents",
+    "require_known_agent",
+]

@@ -1,0 +1,254 @@
+"""Serving an MCP server over Streamable HTTP with agentdock's bearer tokens.
+
+Both ``qms-mcp`` and ``git-mcp`` use this module; the names below are a contract.
+
+``build_app(mcp_server, store, *, stateless=False, json_response=False, allowed_hosts=(), path="/mcp")``
+    The SDK's ``MCPServer.streamable_http_app`` wrapped in :class:`BearerAuthMiddleware`:
+    every HTTP request must carry ``Authorization: Bearer <token>`` that
+    ``store.verify`` maps to an agent (else ``401`` with
+    ``WWW-Authenticate: Bearer realm="agentdock"``); the Host header (and Origin,
+    when present) must name an allowed host (else ``421`` / ``403``: DNS-rebinding
+    protection).  Allowed: ``127.0.0.1``, ``localhost``, ``::1``,
+    ``host.docker.internal``, every address the server binds, and ``allowed_hosts``.
+``serve(app, hosts, port)`` / ``await serve_async(app, hosts, port)``
+    Run the app with uvicorn on one socket per host (``parse_hosts`` splits
+    ``--host a,b`` and repeated flags); prints ``listening on http://H:P/mcp``
+    to stderr once bound (port 0 picks a free port, shared by every host).
+``caller_agent(ctx, *, stdio_user=None) -> str``
+    Inside a tool handler (``ctx: mcp.server.mcpserver.Context``): the agent the
+    request's token belongs to; over stdio (no HTTP request) ``stdio_user``.
+    Raises :class:`~agentdock.mcphost.errors.Unauthenticated` when neither exists.
+``idempotency_key(ctx) -> str | None``
+    The request's ``Idempotency-Key`` header, if any.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agentdock.mcphost.errors import Unauthenticated
+from agentdock.mcphost.tokens import TokenStore
+
+__all__ = [
+    "AGENT_SCOPE_KEY",
+    "DEFAULT_ALLOWED_HOSTS",
+    "DEFAULT_HOST",
+    "BearerAuthMiddleware",
+    "bind_sockets",
+    "build_app",
+    "caller_agent",
+    "idempotency_key",
+    "parse_hosts",
+    "serve",
+    "serve_async",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+#: Host names every server admits in the Host header (containers use host.docker.internal).
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "host.docker.internal")
+#: Where the middleware leaves the authenticated agent in the ASGI scope's ``state``.
+AGENT_SCOPE_KEY = "agentdock.agent"
+_REALM = 'Bearer realm="agentdock"'
+
+
+def _host_only(value: str) -> str:
+    """``"[::1]:8000"`` -> ``"::1"``, ``"localhost:80"`` -> ``"localhost"``, lower-cased."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+class BearerAuthMiddleware:
+    """ASGI middleware: Host/Origin allow-list, then a bearer token mapped to an agent."""
+
+    def __init__(self, app: ASGIApp, store: TokenStore, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.store = store
+        self.allowed = frozenset(_host_only(h) for h in allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host")
+        if not host or _host_only(host) not in self.allowed:
+            await _plain(send, 421, f"Invalid Host header {host!r}: not an allowed host for this server")
+            return
+        origin = headers.get("origin")
+        if origin is not None and (_host_only(urlsplit(origin).netloc) not in self.allowed):
+            await _plain(send, 403, f"Invalid Origin header {origin!r}: cross-origin requests are refused")
+            return
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            await _unauthorized(
+                send,
+                "missing bearer token: send 'Authorization: Bearer <token>' "
+                "(get one with `agentdock token <agent> --project-root DIR`)",
+                error=None,
+            )
+            return
+        agent = self.store.verify(token.strip())
+        if agent is None:
+            await _unauthorized(send, "invalid bearer token (unknown or rotated)", error="invalid_token")
+            return
+        state = scope.setdefault("state", {})
+        state[AGENT_SCOPE_KEY] = agent
+        await self.app(scope, receive, send)
+
+
+async def _plain(send: Send, status: int, text: str, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    body = text.encode("utf-8")
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *extra]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _unauthorized(send: Send, message: str, *, error: str | None) -> None:
+    challenge = _REALM if error is None else f'{_REALM}, error="{error}"'
+    body = json.dumps({"error": error or "unauthorized", "error_description": message}).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", challenge.encode("latin-1")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_app(
+    mcp_server: MCPServer[Any],
+    store: TokenStore,
+    *,
+    stateless: bool = False,
+    json_response: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    path: str = "/mcp",
+) -> ASGIApp:
+    """The server's Streamable HTTP app behind bearer auth and the Host allow-list."""
+    hosts = [*DEFAULT_ALLOWED_HOSTS, *allowed_hosts]
+    # Host/Origin checks happen in our middleware (before auth, so a rebinding page learns nothing);
+    # the SDK still validates Content-Type and body size.
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    inner = mcp_server.streamable_http_app(
+        streamable_http_path=path,
+        json_response=json_response,
+        stateless_http=stateless,
+        transport_security=security,
+    )
+    return BearerAuthMiddleware(inner, store, hosts)
+
+
+def parse_hosts(values: Iterable[str] | None) -> list[str]:
+    """Split ``--host`` values (comma lists and repeats) into unique addresses; default 127.0.0.1."""
+    hosts: list[str] = []
+    for value in values or ():
+        for part in value.split(","):
+            host = part.strip().strip("[]")
+            if not host:
+                raise ValueError(f"empty host in --host {value!r}")
+            if host not in hosts:
+                hosts.append(host)
+    return hosts or [DEFAULT_HOST]
+
+
+def bind_sockets(hosts: Sequence[str], port: int) -> list[socket.socket]:
+    """One listening TCP socket per host; with port 0 the first bind picks the port for all."""
+    sockets: list[socket.socket] = []
+    try:
+        for host in hosts:
+            try:
+                family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+            except ValueError:
+                family = socket.AF_INET
+            # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
+            # listening socket says TCP, and without it every response waits ~40 ms for a delayed ACK.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+            sock.set_inheritable(True)
+            port = sock.getsockname()[1]
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+async def serve_async(
+    app: ASGIApp,
+    hosts: Sequence[str],
+    port: int,
+    *,
+    path: str = "/mcp",
+    log_level: str = "warning",
+    name: str = "agentdock",
+) -> None:
+    """Bind every host and serve ``app`` with uvicorn until cancelled or signalled."""
+    sockets = bind_sockets(hosts, port)
+    bound = sockets[0].getsockname()[1]
+    for host in hosts:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"{name}: listening on http://{shown}:{bound}{path}", file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def serve(app: ASGIApp, hosts: Sequence[str], port: int, **kwargs: Any) -> None:
+    """Blocking :func:`serve_async`."""
+    anyio.run(lambda: serve_async(app, hosts, port, **kwargs))
+
+
+def caller_agent(ctx: Context[Any, Any], *, stdio_user: str | None = None) -> str:
+    """The calling agent: from the bearer token over HTTP, else ``stdio_user``."""
+    request = ctx.request_context.request
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        agent = (scope.get("state") or {}).get(AGENT_SCOPE_KEY)
+        if isinstance(agent, str) and agent:
+            return agent
+        raise Unauthenticated("HTTP request without an authenticated agent (serve the app via build_app)")
+    if stdio_user:
+        return stdio_user
+    raise Unauthenticated("no caller identity: over stdio pass --user or set QMS_USER")
+
+
+def idempotency_key(ctx: Context[Any, Any]) -> str | None:
+    """The ``Idempotency-Key`` request header, stripped, or None."""
+    headers = ctx.headers
+    if headers is None:
+        return None
+    value = headers.get("idempotency-key")
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None

@@ -1,0 +1,168 @@
+"""``agentdock soak``: launch real agent containers again and again and report reliability.
+
+Usage::
+
+    agentdock soak [--launches N] [--workers W] [--faults PROFILE] [--seed S]
+                   [--report DIR] [--min-success RATE] [--launch-timeout SECONDS]
+                   [--replay I,J,...]   (with the --seed of an earlier run: rerun those launches)
+
+Writes ``DIR/launches.jsonl`` as it goes, then ``DIR/report.json`` and
+``DIR/report.html``; prints a one-screen summary beside the 40/40 baseline.
+Exit codes are documented in `agentdock.soak.report.data`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from pathlib import Path
+
+import anyio
+from rich.console import Console
+
+from agentdock.soak.errors import RecordError, SoakConfigError, SoakSetupError
+from agentdock.soak.profiles import PROFILES
+from agentdock.soak.records import read_launches
+from agentdock.soak.report.console import ProgressObserver, summary_panel
+from agentdock.soak.report.data import EXIT_INCONCLUSIVE, EXIT_USAGE, build_report, write_report
+from agentdock.soak.runner import DEFAULT_LAUNCH_TIMEOUT_S, LaunchStep, SoakConfig, SoakResult, run_soak
+
+__all__ = ["Environment", "main", "parse_args", "run"]
+
+#: Builds what every launch needs (servers, fault proxies, image) and yields the launch step.
+#: It reports set-up progress through the ``say`` callback it is given.
+Environment = Callable[[SoakConfig, Callable[[str], None]], AbstractAsyncContextManager[LaunchStep]]
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (use 0.99 or 99%)") from None
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentdock soak",
+        description="Launch real agent containers repeatedly, through the proxy and directly, under "
+        "seeded faults; report success with Wilson 95%% intervals and latency percentiles.",
+    )
+    parser.add_argument("--launches", type=int, default=None, help="number of launches (default 40)")
+    parser.add_argument("--workers", type=int, default=1, help="launches at once (default 1)")
+    parser.add_argument(
+        "--faults", default="none", choices=sorted(PROFILES), help="fault profile (default none)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="run seed (default: random, printed)")
+    parser.add_argument("--report", type=Path, default=Path("reports/soak"), help="report folder")
+    parser.add_argument(
+        "--min-success",
+        type=_rate,
+        default=None,
+        help="pass when the proxy success rate is at least this (default: any proxy failure fails)",
+    )
+    parser.add_argument(
+        "--launch-timeout",
+        type=float,
+        default=DEFAULT_LAUNCH_TIMEOUT_S,
+        help=f"seconds one launch may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--proxy-retries",
+        type=int,
+        default=None,
+        help="--retries of the proxy in the container (default: the launcher's, as ./launch.sh)",
+    )
+    parser.add_argument(
+        "--replay",
+        type=_indices,
+        default=(),
+        metavar="I,J,...",
+        help="rerun only these launch indices of the run with --seed (same seeds, same faults)",
+    )
+    return parser
+
+
+def _indices(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of launch indices: {text!r}") from None
+
+
+def parse_args(argv: Sequence[str]) -> SoakConfig:
+    """Options -> a frozen `SoakConfig`; bad values raise `SoakConfigError` (argparse errors exit 2)."""
+    args = _parser().parse_args(list(argv))
+    if args.replay and args.seed is None:
+        raise SoakConfigError("--replay needs the --seed of the run it replays")
+    launches = args.launches if args.launches is not None else (len(args.replay) or 40)
+    return SoakConfig(
+        launches=launches,
+        workers=args.workers,
+        profile=args.faults,
+        seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
+        report_dir=args.report,
+        min_success=args.min_success,
+        launch_timeout_s=args.launch_timeout,
+        replay=args.replay,
+        proxy_retries=args.proxy_retries,
+    )
+
+
+async def _soak(config: SoakConfig, environment: Environment, observer: ProgressObserver) -> SoakResult:
+    def say(message: str) -> None:
+        observer.console.print(f"[dim]setup:[/] {message}", highlight=False)
+
+    async with environment(config, say) as launch:
+        return await run_soak(config, launch, observer=observer)
+
+
+def run(config: SoakConfig, environment: Environment, console: Console) -> int:
+    """Run the soak with ``environment``, write the report, print the summary; return the exit code."""
+    console.print(
+        f"soak: {config.launches} launches, {config.workers} worker(s), faults [bold]{config.profile}[/], "
+        f"seed [bold]{config.seed}[/] (rerun with --seed {config.seed}) -> {config.report_dir}"
+    )
+    try:
+        with ProgressObserver(console) as observer:
+            result = anyio.run(_soak, config, environment, observer)
+    except SoakSetupError as exc:
+        console.print(f"[red]soak could not set up; nothing was measured:[/] {exc}")
+        return EXIT_INCONCLUSIVE
+    except KeyboardInterrupt:
+        result = replace(_recover(config), interrupted=True)
+        console.print(f"[yellow]interrupted: reporting the {len(result.records)} launches that finished")
+    report = build_report(result)
+    write_report(config.report_dir, report, result.records)
+    console.print(summary_panel(report, str(config.report_dir)))
+    code: int = report["verdict"]["exit_code"]
+    return code
+
+
+def _recover(config: SoakConfig) -> SoakResult:
+    """The launches an interrupted run finished, read back from its launches.jsonl."""
+    path = config.report_dir / "launches.jsonl"
+    try:
+        records = read_launches(path) if path.exists() else []
+    except RecordError:
+        records = []
+    started = min((r.started_at for r in records), default=0.0)
+    finished = max((r.started_at + r.duration_ms / 1000.0 for r in records), default=started)
+    return SoakResult(config, tuple(sorted(records, key=lambda r: r.index)), started, finished)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    console = Console()
+    try:
+        config = parse_args(args)
+    except SoakConfigError as exc:
+        console.print(f"[red]agentdock soak:[/] {exc}")
+        return EXIT_USAGE
+    from agentdock.soak.launch import docker_environment
+
+    return run(config, docker_environment, console)

@@ -1,0 +1,141 @@
+"""The terminal side of a soak: a rich progress bar while it runs, one screen of results at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from agentdock.soak.records import PATHS, LaunchRecord
+from agentdock.soak.runner import SoakConfig
+
+__all__ = ["ProgressObserver", "summary_panel"]
+
+
+class ProgressObserver:
+    """A `SoakObserver` that draws a progress bar with running failure counts per path."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]soak"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._failed = dict.fromkeys(PATHS, 0)
+        self._infra = 0
+
+    def __enter__(self) -> ProgressObserver:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def _status(self) -> str:
+        parts = [f"{path} ✗{count}" if count else f"{path} ✓" for path, count in self._failed.items()]
+        if self._infra:
+            parts.append(f"infra ✗{self._infra}")
+        return " · ".join(parts)
+
+    def started(self, config: SoakConfig) -> None:
+        self._task = self.progress.add_task("soak", total=config.launches, status=self._status())
+
+    def finished_launch(self, record: LaunchRecord) -> None:
+        for path in PATHS:
+            if record.path_ok(path) is False:
+                self._failed[path] += 1
+        if record.infra_error is not None:
+            self._infra += 1
+        if not record.ok:
+            failed = [f"{p}@{r.failed_step}" for p, r in record.paths.items() if not r.ok]
+            detail = record.infra_error or ", ".join(failed)
+            self.progress.console.print(
+                f"[red]launch {record.index} (seed {record.seed}) failed:[/] {detail}",
+                markup=True,
+                highlight=False,
+            )
+        if self._task is not None:
+            self.progress.update(self._task, advance=1, status=self._status())
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def summary_panel(report: dict[str, Any], report_dir: str) -> Panel:
+    """One screen: success per path with Wilson bounds beside the 40/40 baseline, latencies, verdict."""
+    success = Table(title="success, Wilson 95 % interval", title_justify="left")
+    for column in ("path", "ok / attempts", "rate", "lower", "upper"):
+        success.add_column(column, justify="left" if column == "path" else "right")
+    for path in PATHS:
+        block = report["paths"][path]
+        rate = "–" if block["success_rate"] is None else f"{block['success_rate'] * 100:.2f} %"
+        style = "red" if block["failures"] else "green"
+        success.add_row(
+            f"[{style}]{path}[/]",
+            f"{block['successes']}/{block['attempts']}",
+            rate,
+            f"{block['wilson95']['lower']:.4f}",
+            f"{block['wilson95']['upper']:.4f}",
+        )
+    base = report["baseline"]
+    success.add_row(
+        "[dim]baseline 40/40[/]",
+        f"[dim]{base['successes']}/{base['trials']}",
+        f"[dim]{base['success_rate'] * 100:.2f} %",
+        f"[dim]{base['wilson95']['lower']:.4f}",
+        f"[dim]{base['wilson95']['upper']:.4f}",
+    )
+
+    latency = Table(title="latency (ms)", title_justify="left")
+    for column in ("measure", "n", "p50", "p95", "p99"):
+        latency.add_column(column, justify="left" if column == "measure" else "right")
+    rows = [
+        ("container start", report["latency_ms"]["container_start"]),
+        ("readiness", report["latency_ms"]["readiness"]),
+    ]
+    rows += [
+        (f"{path} first response", report["paths"][path]["latency_ms"]["first_response"]) for path in PATHS
+    ]
+    for name, summary in rows:
+        latency.add_row(
+            name, str(summary["count"]), _ms(summary["p50"]), _ms(summary["p95"]), _ms(summary["p99"])
+        )
+
+    proxy_lower = report["paths"]["proxy"]["wilson95"]["lower"]
+    comparison = f"proxy lower bound {proxy_lower:.4f} vs baseline {base['wilson95']['lower']:.4f}: " + (
+        "stronger evidence than 40/40"
+        if proxy_lower > base["wilson95"]["lower"]
+        else "not yet stronger evidence than 40/40"
+    )
+    verdict = report["verdict"]
+    head = "[bold green]PASS[/]" if verdict["passed"] else "[bold red]FAIL[/]"
+    launches = report["launches"]
+    rate = launches["rate_per_minute"]
+    lines = [
+        f"{head}  exit {verdict['exit_code']} · profile {report['run']['profile']} · seed {report['run']['seed']} · "
+        f"{launches['completed']}/{launches['planned']} launches in {report['run']['duration_s']:.0f} s"
+        + (f" ({rate:.2f}/min)" if rate else ""),
+        comparison,
+        *[f"[red]• {reason}[/]" for reason in verdict["reasons"]],
+        f"[dim]report: {report_dir}/report.html · {report_dir}/report.json · {report_dir}/launches.jsonl[/]",
+    ]
+    return Panel(Group(success, latency, *lines), title="agentdock soak", expand=False)
