@@ -1,7 +1,8 @@
 """The gateway: judge a command for a caller, run it, record who ran what, render the answer.
 
-Chains run one at a time (a lock around execution), so two agents' commands never
-interleave inside one repository.  Transport-free: the MCP server (``server.py``) calls :meth:`GitGateway.execute`
+Chains are scheduled fairly (:mod:`agentdock.gitgate.scheduler`: one at a time per agent,
+agents concurrently, chains that write the working tree one at a time) and each step is launched
+by the :class:`~agentdock.gitgate.runtime.GitRuntime` (hardened, sandboxed).  Transport-free: the MCP server (``server.py``) calls :meth:`GitGateway.execute`
 with the command and the caller's identity (from the bearer token over HTTP),
 and turns the :class:`Outcome` into a tool result.
 """
@@ -23,6 +24,9 @@ from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.executor import ChainResult, ExecLimits, run_chain
 from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, RepoFacts, load_facts
 from agentdock.gitgate.policy import judge
+from agentdock.gitgate.runtime import GitRuntime
+from agentdock.gitgate.scheduler import DEFAULT_MAX_QUEUED, Scheduler
+from agentdock.gitgate.stepkind import classify
 
 __all__ = ["GateConfig", "GitGateway", "Outcome", "render"]
 
@@ -39,6 +43,10 @@ class GateConfig:
     limits: ExecLimits = field(default_factory=ExecLimits)
     #: JSON-lines record of every request (agent, command, outcome); None keeps only the log
     audit_file: Path | None = None
+    #: "auto" (bubblewrap on Linux, required there), "bwrap" or "off" (see runtime.SANDBOX_MODES)
+    sandbox: str = "auto"
+    #: chains per agent running or waiting; one more is refused (rule ``queue-full``)
+    max_queued_per_agent: int = DEFAULT_MAX_QUEUED
 
 
 @dataclass(frozen=True)
@@ -73,13 +81,23 @@ class GitGateway:
         *,
         facts_loader: FactsLoader = _default_facts,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        runtime: GitRuntime | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.config = config
         self._facts = facts_loader
         self._clock = clock
         self._audit_lock = threading.Lock()
-        #: one chain at a time: another agent's steps never land between ``add`` and ``commit``
-        self._run_lock = anyio.Lock()
+        self.runtime = runtime or GitRuntime.start(
+            config.root.resolve(),
+            Path(config.env.get("GIT_DIR", config.root.resolve() / ".git")),
+            config.env,
+            mode=config.sandbox,
+        )
+        self.scheduler = scheduler or Scheduler(config.max_queued_per_agent)
+
+    def close(self) -> None:
+        self.runtime.close()
 
     async def execute(self, command: str, agent: str) -> Outcome:
         facts = await anyio.to_thread.run_sync(self._facts, self.config, agent)
@@ -88,9 +106,13 @@ class GitGateway:
         except Refused as refused:
             outcome = Outcome(agent=agent, command=command, refused=refused)
         else:
-            async with self._run_lock:
-                result = await run_chain(invocations, self.config.root, self.config.env, self.config.limits)
-            outcome = Outcome(agent=agent, command=command, result=result)
+            try:
+                async with self.scheduler.slot(agent, [classify(inv) for inv in invocations]):
+                    result = await run_chain(invocations, self.runtime, agent, self.config.limits)
+            except Refused as refused:
+                outcome = Outcome(agent=agent, command=command, refused=refused)
+            else:
+                outcome = Outcome(agent=agent, command=command, result=result)
         self._record(outcome)
         return outcome
 

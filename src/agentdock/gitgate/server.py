@@ -2,7 +2,13 @@
 
     git-mcp --transport {stdio,streamable-http} [--host H]... [--port 8001] --project-root DIR
             [--protect PATH]... [--protect-branch NAME]... [--user NAME]
+            [--sandbox {auto,bwrap,off} | --no-sandbox] [--max-queued N] [--read-timeout S]
     git-mcp --explain-policy
+    git-mcp --check --project-root DIR     # how git would run here (sandbox, uid); exit 1 when it cannot
+
+Each git step runs hardened and, on Linux, inside a bubblewrap sandbox (see
+``docs/security/git-sandbox.md``); the decision is logged at start.  Where the sandbox cannot work
+the server refuses to start unless ``--no-sandbox`` is given.
 
 Over HTTP every request needs ``Authorization: Bearer <token>`` (``agentdock
 token <agent>``); the agent a token belongs to is the caller recorded for
@@ -41,6 +47,8 @@ from agentdock.gitgate.executor import ExecLimits, build_env
 from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect, repository_dir
 from agentdock.gitgate.gateway import GateConfig, GitGateway, render
 from agentdock.gitgate.policy import explain
+from agentdock.gitgate.runtime import SANDBOX_MODES
+from agentdock.gitgate.scheduler import DEFAULT_MAX_QUEUED
 
 __all__ = ["DEFAULT_PORT", "TOOL_NAME", "ServeOptions", "build_server", "main", "reject_malformed"]
 
@@ -164,7 +172,29 @@ def _parser() -> argparse.ArgumentParser:
         help=f"a branch no push may delete (default: {', '.join(DEFAULT_PROTECTED_BRANCHES)})",
     )
     p.add_argument("--user", help="caller identity over stdio (default: $QMS_USER)")
-    p.add_argument("--timeout", type=float, default=ExecLimits.timeout_s, help="seconds per git step")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=ExecLimits.timeout_s,
+        help="seconds per git step that writes or fetches",
+    )
+    p.add_argument(
+        "--read-timeout", type=float, default=ExecLimits.read_timeout_s, help="seconds per read-only git step"
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=SANDBOX_MODES,
+        default="auto",
+        help="auto: bubblewrap on Linux (required there), none elsewhere; bwrap: required; off: none",
+    )
+    p.add_argument("--no-sandbox", action="store_true", help="same as --sandbox off (logged at start)")
+    p.add_argument(
+        "--max-queued",
+        type=int,
+        default=DEFAULT_MAX_QUEUED,
+        help="git commands per agent running or waiting; more are refused (rule queue-full)",
+    )
+    p.add_argument("--check", action="store_true", help="report how git would run here and exit")
     p.add_argument(
         "--max-output", type=int, default=ExecLimits.max_output_bytes, help="bytes kept per stream"
     )
@@ -186,8 +216,10 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         protect = tuple(normalise_protect(root, value) for value in args.protect)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    if args.timeout <= 0 or args.max_output <= 0:
-        raise ConfigError("--timeout and --max-output must be positive")
+    if args.timeout <= 0 or args.max_output <= 0 or args.read_timeout <= 0:
+        raise ConfigError("--timeout, --read-timeout and --max-output must be positive")
+    if args.max_queued < 1:
+        raise ConfigError("--max-queued must be at least 1")
     from agentdock.mcphost.http import parse_hosts
 
     try:
@@ -204,8 +236,12 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         env=build_env(environ, root, git_dir),
         protect=protect,
         protected_branches=(*DEFAULT_PROTECTED_BRANCHES, *args.protect_branch),
-        limits=ExecLimits(timeout_s=args.timeout, max_output_bytes=args.max_output),
+        limits=ExecLimits(
+            timeout_s=args.timeout, read_timeout_s=args.read_timeout, max_output_bytes=args.max_output
+        ),
         audit_file=audit,
+        sandbox="off" if args.no_sandbox else args.sandbox,
+        max_queued_per_agent=args.max_queued,
     )
     options = ServeOptions(
         transport=args.transport,
@@ -237,10 +273,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     try:
         config, options = resolve_config(args, os.environ)
+        gateway = GitGateway(config)
     except ConfigError as exc:
         print(f"git-mcp: {exc}", file=sys.stderr)
-        return 2
-    server = build_server(GitGateway(config), stdio_user=options.stdio_user)
+        return 1 if args.check else 2
+    if args.check:
+        status = gateway.runtime.status
+        print(f"git-mcp: project {config.root}")
+        print(f"git-mcp: sandbox {status.mode}: {status.detail}")
+        gateway.close()
+        return 0
+    server = build_server(gateway, stdio_user=options.stdio_user)
     if options.transport == "stdio":
         server.run("stdio")
         return 0
