@@ -140,6 +140,7 @@ class GitRuntime:
         self.run_as = run_as
         self._bwrap = bwrap
         self.home = GitHome((root, git_dir), base=home_base)
+        self._tracked_cache: tuple[tuple[int, ...], list[str]] | None = None
 
     @classmethod
     def start(
@@ -190,7 +191,7 @@ class GitRuntime:
 
     def _sandbox_prefix(self, kind: StepKind, agent: str | None, env: Mapping[str, str]) -> list[str]:
         assert self._bwrap is not None
-        tracked = self._git_lines(env, "ls-files", "-z", "--", ".agentdock", ".claude/users", sep="\0")
+        tracked = self._tracked_in_zones(env)
         remotes: list[Path] = []
         home: Path | None = None
         sockets: list[Path] = []
@@ -214,6 +215,19 @@ class GitRuntime:
         if not requests:
             return []
         return apply_upstreams(requests, lambda *args: self._git(self.env, *args))
+
+    def _tracked_in_zones(self, env: Mapping[str, str]) -> list[str]:
+        """Tracked files under the zones, re-read whenever the index file changed (stat of it)."""
+        try:
+            st = os.stat(self.git_dir / "index")
+            key: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        except OSError:
+            key = ()
+        if key and self._tracked_cache is not None and self._tracked_cache[0] == key:
+            return self._tracked_cache[1]
+        tracked = self._git_lines(env, "ls-files", "-z", "--", ".agentdock", ".claude/users", sep="\0")
+        self._tracked_cache = (key, tracked) if key else None
+        return tracked
 
     def _git_lines(self, env: Mapping[str, str], *args: str, sep: str = "\n") -> list[str]:
         code, out = self._git(env, *args)
