@@ -166,7 +166,11 @@ class GitRuntime:
                     f"the git sandbox does not work here: {problem}. Fix it, or start with --no-sandbox "
                     "to run git without the kernel's second line (see docs/security/git-sandbox.md)"
                 )
-            status = SandboxStatus("bwrap", f"bubblewrap at {bwrap}, git as {run_as.describe()}")
+            uid, gid = _inside_ids(run_as)
+            status = SandboxStatus(
+                "bwrap",
+                f"bubblewrap at {bwrap}, git as {run_as.describe()} (uid {uid} gid {gid} inside, no capabilities)",
+            )
         runtime = cls(root, git_dir, env, status=status, run_as=run_as, bwrap=bwrap)
         level = logging.INFO if status.sandboxed else logging.WARNING
         log.log(level, "git sandbox: %s (%s)", status.mode, status.detail)

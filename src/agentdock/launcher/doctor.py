@@ -116,6 +116,29 @@ def _checks(
     return checks
 
 
+def _git_sandbox(root: Path) -> Check:
+    """``git-mcp --check``: whether git steps will run in the sandbox here (docs/security/git-sandbox.md)."""
+    import subprocess
+
+    from agentdock.launcher.project import child_env, find_console_script
+
+    try:
+        done = subprocess.run(
+            [*find_console_script("git-mcp"), "--check", "--project-root", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=child_env(),
+        )
+    except (OSError, subprocess.SubprocessError, LauncherError) as exc:
+        return Check("git sandbox", False, f"git-mcp --check could not run: {exc}")
+    text = (done.stdout + done.stderr).strip().splitlines()
+    detail = next((line for line in text if "sandbox" in line), text[-1] if text else "no output")
+    fix = "" if done.returncode == 0 else "install bubblewrap (apt install bubblewrap), or see git-sandbox.md"
+    return Check("git sandbox", done.returncode == 0 and "sandbox bwrap" in detail, detail, fix)
+
+
 def _with_engine(
     client: Any, *, project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int
 ) -> list[Check]:
@@ -141,6 +164,7 @@ def _with_engine(
             Check("project", False, str(exc), "pass --project-root DIR, or run ./launch.sh once"),
         ]
 
+    checks.append(_git_sandbox(root))
     image_ok = False
     try:
         labels = client.images.get(image).attrs.get("Config", {}).get("Labels") or {}
