@@ -36,6 +36,7 @@ from typing import Any
 import docker.errors
 
 from agentdock import paths
+from agentdock.defaults import IMAGE_TAG
 from agentdock.launcher.errors import ConfigError, DockerError, ImageBuildError
 from agentdock.launcher.locks import step_lock
 
@@ -55,7 +56,7 @@ __all__ = [
     "prepare_context",
 ]
 
-DEFAULT_TAG = "claude-agent"
+DEFAULT_TAG = IMAGE_TAG
 LABEL_INPUTS = "io.agentdock.inputs"
 #: uid/gid of the image's user when the host user is root (the agent never runs as root).
 DEFAULT_CONTAINER_ID = 1000

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import docker.errors
 
 from agentdock import paths
+from agentdock.defaults import GIT_PORT, IMAGE_TAG, QMS_PORT
 from agentdock.launcher.containers import (
     AgentContainerSpec,
     remove_container,
@@ -129,9 +130,9 @@ class LaunchOptions:
     no_attach: bool = False
     rebuild: bool = False
     shell: bool = False
-    image: str = "claude-agent"
-    qms_port: int = 8000
-    git_port: int = 8001
+    image: str = IMAGE_TAG
+    qms_port: int = QMS_PORT
+    git_port: int = GIT_PORT
     projects: str | Path = "agentdock-projects"
     ready_timeout_s: float = 90.0
     server_timeout_s: float = 30.0

@@ -39,6 +39,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from agentdock import paths
+from agentdock.defaults import child_env
 from agentdock.harness.tcp.proxy import FaultProxy
 from agentdock.harness.tcp.toxics import toxic_from_dict
 from agentdock.launcher import (
@@ -49,7 +50,6 @@ from agentdock.launcher import (
     start_agent_container,
     wait_until_ready,
 )
-from agentdock.launcher.project import child_env
 from agentdock.soak.environment import EnvironmentSettings, SoakEnvironment, open_environment
 from agentdock.soak.front import BurstFront
 from agentdock.soak.profiles import LaunchFaults
