@@ -110,6 +110,13 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         action="store_true",
         help="copy agentdock into docker/dist/ for a manual docker build",
     )
+    parser.add_argument(
+        "--no-host-certs",
+        action="store_true",
+        default=environ.get("AGENTDOCK_HOST_CERTS", "1") == "0",
+        help="do not add the host's locally added CA certificates to the image build "
+        "(default: add them, for TLS-intercepting proxies; also AGENTDOCK_HOST_CERTS=0)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the image build output")
     add_multi_arguments(parser)
     return parser
@@ -119,12 +126,13 @@ def multi_options(
     args: argparse.Namespace, root: Path, projects: str | Path, extra: Sequence[str]
 ) -> MultiLaunchOptions:
     """How `launch_many` opens the windows: every window's ``./launch.sh <agent>`` gets the same
-    project, ports, image, /projects and --shell (not --rebuild/--no-attach: the image is built
+    project, ports, image, /projects, --shell and --no-host-certs (not --rebuild/--no-attach: the image is built
     and the windows attach)."""
     passthrough = (
         *(("--shell",) if args.shell else ()),
         *("--qms-port", str(args.qms_port), "--git-port", str(args.git_port)),
         *("--image", args.image, "--projects", str(projects)),
+        *(("--no-host-certs",) if args.no_host_certs else ()),
         *(("--", *extra) if extra else ()),
     )
     return MultiLaunchOptions(
@@ -183,6 +191,7 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         ready_timeout_s=args.ready_timeout,
         server_timeout_s=args.server_timeout,
         extra_args=extra,
+        host_certs=not args.no_host_certs,
     )
     try:
         with terminate_on_signals():

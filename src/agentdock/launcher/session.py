@@ -138,6 +138,7 @@ class LaunchOptions:
     server_timeout_s: float = 30.0
     environment: Mapping[str, str] = field(default_factory=dict)  # passed to the container
     extra_args: tuple[str, ...] = ()  # after `--`: appended to claude (or bash)
+    host_certs: bool = True  # add the host's locally added CA certificates to the image build
 
 
 @contextmanager
@@ -255,7 +256,7 @@ def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, r
     uid, gid = container_ids()
     image = ensure_image(
         client,
-        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
+        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid, host_certs=options.host_certs),
         rebuild=options.rebuild,
         on_line=reporter.detail,
         on_wait=reporter.info,

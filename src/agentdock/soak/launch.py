@@ -301,7 +301,10 @@ class RealLaunch:
         paths_out: dict[str, PathResult] = {}
         start_ms = ready_ms = None
         infra_error = None
-        async with AsyncExitStack() as stack, self.env.agent() as agent:
+        # The agent goes back to the pool only after its container is removed (the stack closes
+        # first): the launcher refuses a second container for an agent, so the other order let the
+        # next launch borrow the agent while the last one's container still existed.
+        async with self.env.agent() as agent, AsyncExitStack() as stack:
             fronts = {p: await self._fronts(stack, plan, p) for p in ("proxy", "direct")}
             token = self.env.tokens[agent]
             layout = LayoutSpec(
