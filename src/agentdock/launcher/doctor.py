@@ -139,7 +139,8 @@ def _git_sandbox(root: Path) -> Check:
     """``git-mcp --check``: whether git steps will run in the sandbox here (docs/security/git-sandbox.md)."""
     import subprocess
 
-    from agentdock.launcher.project import child_env, find_console_script
+    from agentdock.defaults import child_env
+    from agentdock.launcher.project import find_console_script
 
     try:
         done = subprocess.run(
@@ -189,7 +190,8 @@ def _with_engine(
             Check("project", False, str(exc), "pass --project-root DIR, or run ./launch.sh once"),
         ]
 
-    checks.append(_git_sandbox(root))
+    if is_git_work_tree(root):
+        checks.append(_git_sandbox(root))
     image_ok = False
     try:
         labels = client.images.get(image).attrs.get("Config", {}).get("Labels") or {}
