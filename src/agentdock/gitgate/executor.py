@@ -116,7 +116,7 @@ def build_env(source: Mapping[str, str], root: Path, git_dir: Path | None = None
     env["GIT_WORK_TREE"] = str(root)
     env["GIT_CEILING_DIRECTORIES"] = str(root.parent)
     # hardened even before the runtime adds the caller's identity (the gateway's own reads use this)
-    env.update(config_env(os.devnull, os.devnull))
+    env.update(config_env(os.devnull, os.devnull, (str(root), env["GIT_DIR"])))
     return env
 
 

@@ -57,10 +57,14 @@ def _pairs(hooks_dir: str) -> list[tuple[str, str]]:
     return [("core.hooksPath", hooks_dir), *HARDENED]
 
 
-def config_env(hooks_dir: str, global_file: str) -> dict[str, str]:
-    """The environment half of the hardening (see the module docstring)."""
+def config_env(hooks_dir: str, global_file: str, safe_directories: Sequence[str] = ()) -> dict[str, str]:
+    """The environment half of the hardening (see the module docstring).
+
+    ``safe_directories``: the project (and its git dir), so the gateway's own reads work when
+    the server (root) is not the owner; git honours ``safe.directory`` from this scope.
+    """
     env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": global_file}
-    pairs = _pairs(hooks_dir)
+    pairs = [*_pairs(hooks_dir), *(("safe.directory", path) for path in safe_directories)]
     env["GIT_CONFIG_COUNT"] = str(len(pairs))
     for number, (key, value) in enumerate(pairs):
         env[f"GIT_CONFIG_KEY_{number}"] = key
@@ -128,7 +132,7 @@ class GitHome:
 
     def env_for(self, agent: str | None) -> Mapping[str, str]:
         global_file = str(self.identity_file(agent)) if agent is not None else os.devnull
-        return config_env(str(self.hooks), global_file)
+        return config_env(str(self.hooks), global_file, self._safe)
 
     def close(self) -> None:
         self._finalizer()

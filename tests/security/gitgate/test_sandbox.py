@@ -21,6 +21,7 @@ import anyio
 import pytest
 
 from agentdock.gitgate.executor import ChainResult, ExecLimits, build_env, run_chain
+from agentdock.gitgate.facts import load_facts
 from agentdock.gitgate.gateway import GateConfig, GitGateway
 from agentdock.gitgate.hardening import subcommand_index
 from agentdock.gitgate.invocation import Invocation, parse_invocation
@@ -287,6 +288,9 @@ async def test_as_root_git_runs_as_the_owner_of_the_project(tmp_path: Path) -> N
                 rt.close()
             assert result.ok, result
             assert spy.read_text().strip() == str(owner) and spy.stat().st_uid == owner
+            # the gateway's own reads (as root, hardened) still see the owner's repository
+            facts = load_facts(root, build_env(repo.env, root), caller="claude")
+            assert facts.remotes == {"origin"} and any(p.path == "vendor/lib" for p in facts.protected)
             head = repo.git("-c", "safe.directory=*", "rev-parse", "HEAD").strip()
             obj = repo.root / ".git/objects" / head[:2] / head[2:]
             assert obj.stat().st_uid == owner  # the new commit object belongs to the owner, not root

@@ -29,7 +29,7 @@ def test_the_environment_carries_the_same_pairs_and_no_host_config() -> None:
     }
     assert pairs["core.hooksPath"] == "/hooks"
     assert pairs["commit.gpgSign"] == "false" and pairs["protocol.allow"] == "never"
-    assert len(pairs) == len(HARDENED) + 1
+    assert len(pairs) == len(HARDENED) + 1  # + core.hooksPath
 
 
 def test_zones_without_tracked_files_are_masked_and_tracked_ones_are_read_only(tmp_path: Path) -> None:
