@@ -196,12 +196,11 @@ async def run_chain(
     for inv in invocations:
         launch = await anyio.to_thread.run_sync(runtime.launch, inv, agent)
         result = await run_step(launch, limits)
-        if result.ok:
-            notes = await anyio.to_thread.run_sync(
-                runtime.after_step, launch, inv, result.stdout, result.stderr
-            )
-            if notes:
-                result = dataclasses.replace(result, stderr=result.stderr + "\n".join(notes) + "\n")
+        notes = await anyio.to_thread.run_sync(
+            runtime.after_step, launch, inv, result.ok, result.stdout, result.stderr
+        )
+        if notes:
+            result = dataclasses.replace(result, stderr=result.stderr + "\n".join(notes) + "\n")
         results.append(result)
         if not result.ok:
             break

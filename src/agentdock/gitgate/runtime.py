@@ -62,6 +62,18 @@ def run_as_for(root: Path, euid: int | None = None) -> RunAs:
     return RunAs(uid=st.st_uid, gid=st.st_gid)
 
 
+#: files in a git directory that redirect or configure the repository; one a step creates is removed
+GUARDED = (
+    "commondir",
+    "gitdir",
+    "config.worktree",
+    "modules",
+    "remotes",
+    "branches",
+    "objects/info/alternates",
+)
+
+
 @dataclass(frozen=True)
 class Launch:
     argv: tuple[str, ...]
@@ -70,6 +82,8 @@ class Launch:
     run_as: RunAs
     kind: StepKind
     display: str
+    #: guarded control files that did not exist when the step was prepared
+    absent: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,9 +203,21 @@ class GitRuntime:
         if self.status.sandboxed:
             assert self._bwrap is not None
             argv = [*self._sandbox_prefix(kind, agent, env), *argv]
+        absent = tuple(p for p in self._guarded() if not os.path.lexists(p))
         return Launch(
-            argv=tuple(argv), env=env, cwd=self.root, run_as=self.run_as, kind=kind, display=inv.display
+            argv=tuple(argv),
+            env=env,
+            cwd=self.root,
+            run_as=self.run_as,
+            kind=kind,
+            display=inv.display,
+            absent=absent,
         )
+
+    def _guarded(self) -> list[Path]:
+        """Control files of the repository (and of its common directory, for a linked worktree)."""
+        dirs = dict.fromkeys((self.git_dir, _common_dir(self.git_dir)))
+        return [directory / name for directory in dirs for name in GUARDED]
 
     def _sandbox_prefix(self, kind: StepKind, agent: str | None, env: Mapping[str, str]) -> list[str]:
         assert self._bwrap is not None
@@ -210,15 +236,18 @@ class GitRuntime:
         uid, gid = _inside_ids(self.run_as)
         return bwrap_argv(self._bwrap, plan, uid=uid, gid=gid, readable=(self.home.path,), sockets=sockets)
 
-    def after_step(self, launch: Launch, inv: Invocation, stdout: str, stderr: str) -> list[str]:
-        """Work the sandbox kept git from doing that the gateway does itself (upstream tracking)."""
-        if not self.status.sandboxed:
-            return []
+    def after_step(self, launch: Launch, inv: Invocation, ok: bool, stdout: str, stderr: str) -> list[str]:
+        """Undo what no step may leave behind; do what the sandbox kept git from doing (upstreams)."""
+        notes = [_remove(path, self.git_dir) for path in launch.absent if os.path.lexists(path)]
+        if notes:
+            log.warning("a git step created repository control files; removed: %s", "; ".join(notes))
+        if not self.status.sandboxed or not ok:
+            return notes
         remotes = self._git_lines(self.env, "remote")
         requests = requested_upstreams(inv.command, stdout, stderr, remotes)
         if not requests:
-            return []
-        return apply_upstreams(requests, lambda *args: self._git(self.env, *args))
+            return notes
+        return notes + apply_upstreams(requests, lambda *args: self._git(self.env, *args))
 
     def _tracked_in_zones(self, env: Mapping[str, str]) -> list[str]:
         """Tracked files under the zones, re-read whenever the index file changed (stat of it)."""
@@ -270,6 +299,25 @@ class GitRuntime:
                 continue
             found.append(local)
         return found
+
+
+def _common_dir(git_dir: Path) -> Path:
+    pointer = git_dir / "commondir"
+    try:
+        return (git_dir / pointer.read_text(encoding="utf-8").strip()).resolve()
+    except OSError:
+        return git_dir
+
+
+def _remove(path: Path, git_dir: Path) -> str:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as exc:
+        return f"[gateway: {path.name} appeared in {git_dir} and could not be removed: {exc}]"
+    return f"[gateway: removed {path.relative_to(git_dir.parent) if git_dir.parent in path.parents else path}, which this step created]"
 
 
 def _local_path(url: str, root: Path) -> Path | None:

@@ -81,6 +81,28 @@ def _exists(path: Path) -> bool:
     return True
 
 
+def _plain(path: Path, root: Path) -> bool:
+    """``path`` exists and no component of it below ``root`` (itself included) is a symbolic link.
+
+    Only such paths are bound: bwrap follows a link in a source path, so a link planted in a
+    zone could otherwise bring a host path into the sandbox.  A link left unbound resolves
+    inside the sandbox, where only what is mounted exists.
+    """
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return False
+    current = root
+    for part in parts:
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def _under(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
@@ -89,7 +111,7 @@ def zones(root: Path, caller: str | None) -> list[Path]:
     """Folders masked for ``caller``: agentdock state, other agents' folders, the caller's container/."""
     found = [paths.state_dir(root)]
     users = paths.users_dir(root)
-    if _is_dir(users):
+    if _is_dir(users) and _plain(users, root):
         for entry in sorted(users.iterdir()):
             if entry.name != caller:
                 found.append(entry)
@@ -117,30 +139,32 @@ def plan_mounts(
     git_dirs = tuple(d for d in dict.fromkeys((git_dir, common)) if not _under(d, root))
     read_only: list[Path] = []
     for repo_dir in dict.fromkeys((common, git_dir)):
+        base = repo_dir if _under(repo_dir, root) else repo_dir.parent
         for name in ("config", "config.worktree", "hooks", "info", "modules"):
-            if _exists(repo_dir / name):
+            if _plain(repo_dir / name, base):
                 read_only.append(repo_dir / name)
     for protected in (paths.qms_dir(root), root / ".claude"):
-        if _exists(protected):
+        if _plain(protected, root):
             read_only.append(protected)
     again: list[Path] = []
-    if _is_dir(paths.sessions_dir(root)):
+    if _is_dir(paths.sessions_dir(root)) and _plain(paths.sessions_dir(root), root):
         again.append(paths.sessions_dir(root))  # session notes: agents write them in their containers too
-    if caller is not None and _is_dir(paths.agent_workspace_dir(root, caller)):
-        again.append(paths.agent_workspace_dir(root, caller))
+    workspace = paths.agent_workspace_dir(root, caller) if caller is not None else None
+    if workspace is not None and _is_dir(workspace) and _plain(workspace, root):
+        again.append(workspace)
     masked: list[Path] = []
     for zone in zones(root, caller):
-        if not _exists(zone):
-            continue
+        if not _plain(zone, root):
+            continue  # absent, or a link: resolves inside the sandbox, never bound
         if not _is_dir(zone):
-            read_only.append(zone)  # a file or a link where a folder should be: visible, never writable
+            read_only.append(zone)  # a file where a folder should be: visible, never writable
             continue
         if not any(_under(t, zone) for t in tracked_paths):
             masked.append(zone)
             continue
         read_only.append(zone)
         for child in sorted(zone.iterdir()):
-            if _is_dir(child) and not any(_under(t, child) for t in tracked_paths):
+            if _is_dir(child) and _plain(child, root) and not any(_under(t, child) for t in tracked_paths):
                 masked.append(child)
     extra_ro: list[Path] = []
     extra_rw: list[Path] = []

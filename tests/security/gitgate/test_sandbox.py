@@ -296,3 +296,41 @@ async def test_as_root_git_runs_as_the_owner_of_the_project(tmp_path: Path) -> N
             assert obj.stat().st_uid == owner  # the new commit object belongs to the owner, not root
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "control", [".git/commondir", ".git/objects/info/alternates", ".git/config.worktree"]
+)
+async def test_a_repository_control_file_an_admitted_step_creates_is_removed(
+    planted: Planted, runtime: GitRuntime, control: str
+) -> None:
+    """``commondir`` and friends would point every later git (the person's too) at another config."""
+    target = planted.repo.root / control
+    result = await _run(runtime, "shortlog", f"--output={control}", "HEAD")
+    assert not target.exists()
+    assert "removed" in result.steps[0].stderr and control in result.steps[0].stderr
+
+
+@pytest.mark.anyio
+async def test_a_link_planted_where_a_zone_should_be_brings_no_host_path_in(
+    planted: Planted, runtime: GitRuntime, tmp_path: Path
+) -> None:
+    """bwrap follows links in what it binds: a link in place of an agent folder must stay unbound."""
+    secret = tmp_path / "host-secrets"
+    secret.mkdir()
+    (secret / "token").write_text(TOKEN_DATA + "\n")
+    link = planted.repo.root / ".claude/users/evil"
+    link.symlink_to(secret, target_is_directory=True)
+    try:
+        for words in (
+            ("grep", "--no-index", "-r", "-e", "adk_", "--", ".claude/users/evil/"),
+            ("diff", "--no-index", "--", "/dev/null", f"{secret}/token"),
+        ):
+            result = await _run(runtime, *words)
+            assert TOKEN_DATA not in _output(result), words
+            assert "bwrap:" not in _output(result)  # the step ran; the link just led nowhere
+        result = await _run(runtime, "shortlog", "--output=.claude/users/evil/planted", "HEAD")
+        assert not result.ok and not (secret / "planted").exists()
+    finally:
+        link.unlink()
