@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ HARDENED: tuple[tuple[str, str], ...] = (
     ("protocol.allow", "never"),
     ("protocol.ext.allow", "never"),
     ("protocol.fd.allow", "never"),
-    ("protocol.file.allow", "always"),  # configured local remotes; the sandbox decides what exists
+    ("protocol.file.allow", "never"),  # "always" only for a remote step when a remote is a local path
     ("protocol.git.allow", "always"),
     ("protocol.http.allow", "always"),
     ("protocol.https.allow", "always"),
@@ -84,11 +85,14 @@ def subcommand_index(argv: Sequence[str]) -> int:
     return min(i, len(argv))
 
 
-def hardened_argv(argv: Sequence[str], hooks_dir: str) -> list[str]:
-    """``argv`` (without the leading ``git``) with the hardening ``-c`` pairs just before the subcommand."""
+def hardened_argv(argv: Sequence[str], hooks_dir: str, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """``argv`` (without the leading ``git``) with the hardening ``-c`` pairs just before the subcommand.
+
+    ``extra`` pairs come last and so win (the runtime's per-step exceptions, e.g. the file protocol).
+    """
     at = subcommand_index(argv)
     forced: list[str] = []
-    for key, value in _pairs(hooks_dir):
+    for key, value in [*_pairs(hooks_dir), *extra]:
         forced += ["-c", f"{key}={value}"]
     return [*argv[:at], *forced, *argv[at:]]
 
@@ -113,6 +117,7 @@ class GitHome:
         self._identity = self.path / "identity"
         self._identity.mkdir(mode=0o755)
         self._safe = tuple(str(p) for p in safe_directories)
+        self._lock = threading.Lock()  # steps are prepared in worker threads
         self._finalizer = weakref.finalize(self, _remove, self.path)
 
     def identity_file(self, agent: str) -> Path:
@@ -123,12 +128,17 @@ class GitHome:
         lines = ["[user]", f"\tname = {_quote(agent)}", f"\temail = {_quote(agent + '@agentdock.invalid')}"]
         lines += ["[safe]", *(f"\tdirectory = {_quote(p)}" for p in self._safe)]
         text = "\n".join(lines) + "\n"
+        with self._lock:
+            self._write_if_changed(target, text)
+        return target
+
+    @staticmethod
+    def _write_if_changed(target: Path, text: str) -> None:
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             scratch = target.with_suffix(".tmp")
             scratch.write_text(text, encoding="utf-8")
             scratch.chmod(0o644)
             os.replace(scratch, target)
-        return target
 
     def env_for(self, agent: str | None) -> Mapping[str, str]:
         global_file = str(self.identity_file(agent)) if agent is not None else os.devnull

@@ -199,10 +199,13 @@ class GitRuntime:
             env = {**self.env, **self.home.env_for(agent)}
         except ValueError as exc:
             raise ExecutionError(str(exc)) from exc
-        argv = ["git", *hardened_argv(inv.argv, str(self.home.hooks))]
+        remotes = self._local_remotes(env) if kind.network else []
+        # local remotes need the file transport; every other step (and submodule URLs) never gets it
+        extra = [("protocol.file.allow", "always")] if remotes else []
+        argv = ["git", *hardened_argv(inv.argv, str(self.home.hooks), extra)]
         if self.status.sandboxed:
             assert self._bwrap is not None
-            argv = [*self._sandbox_prefix(kind, agent, env), *argv]
+            argv = [*self._sandbox_prefix(kind, agent, env, remotes), *argv]
         absent = tuple(p for p in self._guarded() if not os.path.lexists(p))
         return Launch(
             argv=tuple(argv),
@@ -219,14 +222,14 @@ class GitRuntime:
         dirs = dict.fromkeys((self.git_dir, _common_dir(self.git_dir)))
         return [directory / name for directory in dirs for name in GUARDED]
 
-    def _sandbox_prefix(self, kind: StepKind, agent: str | None, env: Mapping[str, str]) -> list[str]:
+    def _sandbox_prefix(
+        self, kind: StepKind, agent: str | None, env: Mapping[str, str], remotes: list[Path]
+    ) -> list[str]:
         assert self._bwrap is not None
         tracked = self._tracked_in_zones(env)
-        remotes: list[Path] = []
         home: Path | None = None
         sockets: list[Path] = []
         if kind.network:
-            remotes = self._local_remotes(env)
             home = Path(env["HOME"]) if env.get("HOME") else None
             if env.get("SSH_AUTH_SOCK"):
                 sockets.append(Path(env["SSH_AUTH_SOCK"]))

@@ -48,3 +48,37 @@ def test_the_gateways_own_directory_is_outside_the_project_and_goes_away(scratch
         runtime.home.identity_file("../qa")
     runtime.close()
     assert not Path(home).exists()
+
+
+@pytest.mark.anyio
+async def test_the_file_transport_is_off_except_for_a_remote_step_with_a_local_remote(
+    scratch: ScratchRepo,
+) -> None:
+    """Even without the sandbox, and even with the caller's own ``-c``: a submodule's local URL is not fetched."""
+    import dataclasses
+
+    from agentdock.gitgate.executor import ExecLimits, run_chain
+    from agentdock.gitgate.invocation import parse_invocation
+
+    root = scratch.root.resolve()
+    runtime = GitRuntime.start(root, root / ".git", build_env(scratch.env, root), mode="off")
+    try:
+        sneaky = dataclasses.replace(
+            parse_invocation(["submodule"]),
+            argv=(
+                "-c",
+                "protocol.file.allow=always",
+                "submodule",
+                "update",
+                "--init",
+                "--remote",
+                "--",
+                "vendor/lib",
+            ),
+        )
+        result = await run_chain([sneaky], runtime, "claude", ExecLimits(timeout_s=60))
+        assert "transport 'file' not allowed" in result.steps[0].stderr, result
+        fetch = await run_chain([parse_invocation(["fetch", "origin"])], runtime, "claude", ExecLimits())
+        assert fetch.ok, fetch  # origin is a local path: its fetch gets the file transport
+    finally:
+        runtime.close()
