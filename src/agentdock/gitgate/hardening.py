@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentdock.gitgate.invocation import GLOBAL_WITH_VALUE
+from agentdock.procinfo import pid_alive
 
 __all__ = ["HARDENED", "GitHome", "config_env", "hardened_argv", "subcommand_index"]
 
@@ -52,6 +53,8 @@ HARDENED: tuple[tuple[str, str], ...] = (
 _NEXT_WORD_ONLY = frozenset({"-C", "-c"})
 _EQUALS_ONLY = frozenset({"--list-cmds"})
 _AGENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_HOME_PREFIX = "agentdock-git-"
+_HOME_NAME = re.compile(r"^agentdock-git-(\d+)-[A-Za-z0-9_]+$")
 
 
 def _pairs(hooks_dir: str) -> list[tuple[str, str]]:
@@ -105,11 +108,14 @@ class GitHome:
     """The gateway's own directory: ``hooks/`` (empty, read-only) and ``identity/<agent>.gitconfig``.
 
     Created private to the server (mode 0755 so the unprivileged uid git runs as can read it; it
-    holds no secret), removed when the object is collected or :meth:`close` is called.
+    holds no secret), removed when the object is collected or :meth:`close` is called.  Its name
+    carries the server's pid: a server that was killed leaves its directory behind, and the next
+    one to start removes every such directory of ours whose process is gone.
     """
 
     def __init__(self, safe_directories: Sequence[Path], *, base: Path | None = None) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="agentdock-git-", dir=base))
+        _sweep(Path(base or tempfile.gettempdir()))
+        self.path = Path(tempfile.mkdtemp(prefix=f"{_HOME_PREFIX}{os.getpid()}-", dir=base))
         self.path.chmod(0o755)
         self.hooks = self.path / "hooks"
         self.hooks.mkdir(mode=0o555)
@@ -146,6 +152,26 @@ class GitHome:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _sweep(base: Path) -> None:
+    """Remove directories of killed servers: ours (same owner), not links, their pid not alive."""
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return
+    for entry in entries:
+        match = _HOME_NAME.match(entry.name)
+        if match is None or pid_alive(int(match.group(1))):
+            continue
+        try:
+            if (
+                entry.is_dir(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_uid == os.geteuid()
+            ):
+                _remove(Path(entry.path))
+        except OSError:
+            continue
 
 
 def _remove(path: Path) -> None:

@@ -82,3 +82,21 @@ async def test_the_file_transport_is_off_except_for_a_remote_step_with_a_local_r
         assert fetch.ok, fetch  # origin is a local path: its fetch gets the file transport
     finally:
         runtime.close()
+
+
+def test_a_killed_servers_directory_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    from agentdock.gitgate.hardening import GitHome
+
+    dead = tmp_path / "agentdock-git-999999999-abc"  # no such pid
+    (dead / "hooks").mkdir(parents=True)
+    (dead / "hooks").chmod(0o555)
+    alive = tmp_path / f"agentdock-git-{os.getpid()}-keep"
+    alive.mkdir()
+    other = tmp_path / "agentdock-git-1-pid-one-is-alive"
+    other.mkdir()
+    home = GitHome((tmp_path,), base=tmp_path)
+    try:
+        assert not dead.exists() and alive.exists() and other.exists()
+    finally:
+        home.close()
+    assert not home.path.exists()
