@@ -71,7 +71,7 @@ _LOG = CommandSpec("log", (*_DIFF, *_REVS), paths="revs-paths", numeric=True)
 
 _MSG_FILE = "F|file=@"
 _PUSH = opts(
-    "v|verbose", "q|quiet", "repo=", "all", "branches", "!mirror", "d|delete", "tags", "n|dry-run",
+    "v|verbose", "q|quiet", "repo=", "all", "!mirror", "d|delete", "tags", "n|dry-run",
     "porcelain", "!f|force", "![no-]force-with-lease=?", "!force-if-includes", "recurse-submodules=",
     "[no-]thin", "!receive-pack=", "!exec=", "u|set-upstream", "progress", "!prune", "verify",
     "no-verify", "[no-]follow-tags", "!signed=?", "atomic", "o|push-option=", "4|ipv4", "6|ipv6",
@@ -87,7 +87,7 @@ _FETCH = opts(
     *_FETCH_COMMON,
     "n|no-tags", "m|multiple", "j|jobs=", "prefetch", "[no-]write-fetch-head", "!negotiate-only",
     "[no-]auto-maintenance", "[no-]auto-gc", "!stdin", "!recurse-submodules-default=",
-    "!submodule-prefix=", "write-commit-graph", "porcelain",
+    "!submodule-prefix=", "write-commit-graph",
 )
 _MERGE_COMMON = (
     "[no-]commit", "[no-]e|edit", "cleanup=", "[no-]ff", "ff-only", "![no-]S|gpg-sign=?", "[no-]log=?",
@@ -95,7 +95,11 @@ _MERGE_COMMON = (
     "!verify-signatures", "[no-]autostash", "allow-unrelated-histories", "[no-]verify",
     "rerere-autoupdate",
 )
-_PULL = opts(*_FETCH_COMMON, *_MERGE_COMMON, "[no-]r|rebase=?", "j|jobs=?")
+_PULL = opts(
+    *(o for o in _FETCH_COMMON if o not in ("atomic", "P|prune-tags", "filter=")),
+    *(o for o in _MERGE_COMMON if o != "rerere-autoupdate"),
+    "[no-]r|rebase=?", "j|jobs=?",
+)
 _MERGE = opts(
     *_MERGE_COMMON,
     "q|quiet", "v|verbose", "progress", "m=", _MSG_FILE, "into-name=", "!overwrite-ignore", "abort",
@@ -113,7 +117,6 @@ _REBASE = opts(
 _PICK = (
     "quit", "continue", "abort", "skip", "cleanup=", "n|no-commit", "[no-]e|edit", "s|signoff",
     "m|mainline=", "rerere-autoupdate", "strategy=", "X|strategy-option=", "![no-]S|gpg-sign=?",
-    "allow-empty", "allow-empty-message", "keep-redundant-commits",
 )
 _COMMIT = opts(
     "q|quiet", "v|verbose", _MSG_FILE, "!author=", "date=", "m|message=", "c|reedit-message=",
@@ -166,7 +169,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "blame",
             (
                 "!contents=@", "!S=@", "!ignore-revs-file=@", "L=", "ignore-rev=", "date=", "[no-]abbrev=?",
-                "M=?", "C=?", "encoding=", "since=", "reverse=", "[no-]color-lines", "[no-]color-by-age",
+                "M=?", "C=?", "encoding=", "since=", "reverse", "[no-]color-lines", "[no-]color-by-age",
                 "root", "show-stats", "p|porcelain", "line-porcelain", "incremental", "l", "t", "s",
                 "e|show-email", "f|show-name", "n|show-number", "c", "w", "b", "minimal", "score-debug",
                 "progress",
@@ -244,7 +247,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "for-each-ref",
             (
                 "count=", "sort=", "format=", "points-at=", "merged=?", "no-merged=?", "contains=?",
-                "no-contains=?", "exclude=", "s|shell", "p|perl", "python", "tcl", "ignore-case",
+                "no-contains=?", "s|shell", "p|perl", "python", "tcl", "ignore-case",
                 "[no-]color=?", "!stdin",
             ),
         ),
@@ -305,7 +308,9 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("pull", _PULL, writes=True),
         CommandSpec("merge", _MERGE, writes=True),
         CommandSpec("rebase", _REBASE, writes=True),
-        _write("cherry-pick", (*_PICK, "x", "[no-]ff")),
+        _write(
+            "cherry-pick", (*_PICK, "x", "[no-]ff", "allow-empty", "allow-empty-message", "keep-redundant-commits")
+        ),
         _write("revert", (*_PICK, "reference")),
         _write(
             "reset",
@@ -357,7 +362,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 "[no-]color=?", "r|remotes", "contains=?", "no-contains=?", "merged=?", "no-merged=?",
                 "[no-]abbrev=?", "a|all", "d|delete", "!D", "m|move", "!M", "c|copy", "!C", "l|list",
                 "show-current", "create-reflog", "!edit-description", "!f|force", "sort=", "points-at=",
-                "i|ignore-case", "format=", "[no-]column=?", "!recurse-submodules", "omit-empty",
+                "i|ignore-case", "format=", "[no-]column=?", "!recurse-submodules",
             ),
         ),
         _read(
@@ -366,7 +371,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 "a|annotate", "!s|sign", "!u|local-user=", "!f|force", "d|delete", "!v|verify", "n=?",
                 "l|list", "sort=", "contains=?", "no-contains=?", "merged=?", "no-merged=?",
                 "points-at=?", "m|message=", _MSG_FILE, "!e|edit", "cleanup=", "create-reflog",
-                "i|ignore-case", "[no-]column=?", "format=", "[no-]color=?", "omit-empty",
+                "i|ignore-case", "[no-]column=?", "format=", "[no-]color=?",
             ),
         ),
         _read("gc", ("aggressive", "auto", "q|quiet", "[no-]prune=?", "!force", "keep-largest-pack", "cruft")),

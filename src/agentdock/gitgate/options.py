@@ -19,7 +19,9 @@ bundled short flags (``-fdx``), values glued to short flags (``-mfoo``),
 ``--`` and ``--end-of-options``, ``--no-<opt>`` negations and — because git
 accepts them — unique and ambiguous abbreviations of long options (``--forc``).
 An ambiguous abbreviation is recorded as a use of *every* option it could
-mean, so a rule refusing any of them refuses it (git would reject it anyway).
+mean, so a rule refusing any of them names it; every abbreviation is also
+*unknown* (refused in the end): git resolves an abbreviation against its own
+full table, where an exact name the gateway never listed wins.
 """
 
 from __future__ import annotations
@@ -235,11 +237,14 @@ def parse_args(spec: CommandSpec, args: Sequence[str]) -> ParsedArgs:
                             negated,
                             ambiguous=True,
                             is_file=opt.is_file,
-                            unknown=not negated and not opt.allowed,
+                            unknown=True,
                         )
                     )
                 continue
             opt, negated = matches[0]
+            # an abbreviation is refused: git prefers an exact name it knows and the gateway does
+            # not list (``--no-text`` is not ``--no-textconv`` to git), so only full names pass
+            exact = (name[3:] if negated else name) in opt.longs
             val: str | None = value if eq else None
             if opt.arity is Arity.REQUIRED and not eq and not negated and i < len(args):
                 val = args[i]
@@ -247,11 +252,8 @@ def parse_args(spec: CommandSpec, args: Sequence[str]) -> ParsedArgs:
             if negated and eq:
                 uses.append(OptionUse(opt.key, arg, val, negated, unknown=True))
                 continue
-            uses.append(
-                OptionUse(
-                    opt.key, arg, val, negated, is_file=opt.is_file, unknown=not negated and not opt.allowed
-                )
-            )
+            banned = not exact or (not negated and not opt.allowed)
+            uses.append(OptionUse(opt.key, arg, val, negated, is_file=opt.is_file, unknown=banned))
             continue
         i = _short_cluster(spec, args, i, arg, uses)
     return ParsedArgs(uses=tuple(uses), positionals=tuple(positionals), dashdash=dashdash)

@@ -60,7 +60,7 @@ def test_words_inside_a_commit_message_never_trigger_a_refusal(message: str, fac
         f"commit -m {quoted}",
         f"commit -am {quoted}",
         f"commit --message={quoted}",
-        f"commit --mess {quoted}",
+        f"commit -qm {quoted}",
         f"tag -a v9 -m {quoted}",
         f"merge --no-ff feature -m {quoted}",
         f"stash push -m {quoted}",
@@ -92,3 +92,14 @@ def test_other_agents_folders_are_private_but_the_callers_workspace_is_not(facts
         with pytest.raises(Refused) as info:
             judge(command, facts)
         assert info.value.rule == "protected-path", command
+
+
+@pytest.mark.parametrize(
+    "command", ["commit --mess x", "grep --no-text -e x", "branch --set-upstream origin/main"]
+)
+def test_abbreviated_long_options_are_refused_because_git_may_read_them_as_another_option(
+    command: str, facts: RepoFacts
+) -> None:
+    with pytest.raises(Refused) as info:
+        judge(command, facts)
+    assert info.value.rule == "unknown-option"
