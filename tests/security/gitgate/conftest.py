@@ -15,8 +15,10 @@ and the folder outside the root, so each test can assert that nothing changed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,9 +85,23 @@ def build_world(base: Path) -> Iterator[World]:
         yield World(repo=repo, outside=outside)
 
 
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from build_world(tmp_path_factory.mktemp("gitgate-template"))
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    yield from build_world(tmp_path)
+def world(_template: World, tmp_path: Path) -> World:
+    """A fresh copy of the hostile world (copying is much cheaper than building it with git)."""
+    source = _template.root.parent
+    shutil.copytree(source, tmp_path / "w", symlinks=True)
+    root = tmp_path / "w" / "project"
+    remote = tmp_path / "w" / "remote.git"
+    repo = dataclasses.replace(
+        _template.repo, root=root, remote=remote, upstreams=tmp_path / "w" / "upstreams"
+    )
+    repo.git("remote", "set-url", "origin", str(remote))
+    return World(repo=repo, outside=tmp_path / "w" / "outside")
 
 
 @pytest.fixture(scope="module")
