@@ -17,6 +17,12 @@ from agentdock.mcphost import TokenStore
 from .conftest import World, snapshot
 
 
+def _zones(world: World) -> dict[str, str]:
+    """The snapshot without the server's own records (audit log, idempotency) under .agentdock/."""
+    own = (".agentdock/run", ".agentdock/idempotency")
+    return {k: v for k, v in snapshot(world).items() if not k.startswith(own)}
+
+
 async def _call(url: str, token: str, command: str):  # type: ignore[no-untyped-def]
     http = httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(60.0))
     async with http, Client(streamable_http_client(url, http_client=http)) as client:
@@ -33,7 +39,7 @@ async def test_over_http_the_token_decides_whose_workspace_is_writable_and_attac
     os.symlink("../../../../.git", world.workspace / "g")
     env = {**world.repo.env, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     with git_server_process(world.root, env=env) as server:
-        before = snapshot(world)
+        before = _zones(world)
         attacks = {
             "add -f .claude/users/claude/workspace/note.md": "protected-path",  # qa: claude's folder
             "mv .claude/users/qa/workspace/work.txt .claude/users/claude/workspace/g/config": "protected-path",
@@ -47,7 +53,7 @@ async def test_over_http_the_token_decides_whose_workspace_is_writable_and_attac
             assert result.is_error, command
             assert result.structured_content is not None
             assert result.structured_content["refused"]["rule"] == rule, (command, result.structured_content)
-        assert snapshot(world) == before
+        assert _zones(world) == before
         own = await _call(server.url, tokens["claude"], "add -f .claude/users/claude/workspace/note.md")
         assert not own.is_error, own.content
     assert ".claude/users/claude/workspace/note.md" in world.repo.git("diff", "--cached", "--name-only")
