@@ -20,13 +20,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agentdock.gitgate import checks
+from agentdock.gitgate.commands import ACTIONS, COMMANDS, REFUSED_COMMANDS
 from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation, parse_invocation
 from agentdock.gitgate.lexer import split_chain
+from agentdock.gitgate.options import Arity, CommandSpec
 from agentdock.gitgate.scope import narrow, scope_of
 
-__all__ = ["RULES", "Rule", "check_invocation", "explain", "judge"]
+__all__ = ["RULES", "Rule", "allow_lists", "check_invocation", "explain", "judge"]
 
 Check = Callable[[Invocation, RepoFacts], str | None]
 
@@ -556,7 +558,7 @@ def judge(command: str, facts: RepoFacts) -> list[Invocation]:
 
 
 def explain(rules: Sequence[Rule] = RULES) -> str:
-    """The rule table as text (``git-mcp --explain-policy``)."""
+    """The rule table and the allow-lists as text (``git-mcp --explain-policy``)."""
     lines = ["git-mcp policy: every command is parsed, then each step is checked against these rules.", ""]
     for rule in rules:
         lines.append(f"{rule.name}  [{rule.stage}]")
@@ -566,4 +568,41 @@ def explain(rules: Sequence[Rule] = RULES) -> str:
         for example in rule.allows:
             lines.append(f"    allows:   {example!r}")
         lines.append("")
+    lines += allow_lists()
     return "\n".join(lines)
+
+
+def _spelled(spec: CommandSpec) -> str:
+    names: list[str] = []
+    for opt in spec.options:
+        if not opt.allowed:
+            continue
+        value = {Arity.NONE: "", Arity.REQUIRED: "=<v>", Arity.OPTIONAL: "[=<v>]"}[opt.arity]
+        if not opt.longs:
+            value = {Arity.NONE: "", Arity.REQUIRED: " <v>", Arity.OPTIONAL: "[<v>]"}[opt.arity]
+        first = f"--{'[no-]' if opt.negatable else ''}{opt.longs[0]}" if opt.longs else f"-{opt.shorts[0]}"
+        short = "".join(f"-{s}|" for s in opt.shorts) if opt.longs else ""
+        names.append(short + first + value)
+    return " ".join(names) or "(no options)"
+
+
+def allow_lists() -> list[str]:
+    """Every subcommand (and sub-action) the gateway runs, with the options it lets through."""
+    lines = [
+        "allow-lists: a subcommand, action or option not listed here is refused "
+        "(abbreviations too: spell options in full).",
+        "",
+    ]
+    for name, spec in sorted(COMMANDS.items()):
+        table = ACTIONS.get(name)
+        if table is None:
+            lines.append(f"git {name}: {_spelled(spec)}")
+            continue
+        for action, sub in table.allowed.items():
+            shown = "" if action == table.default and name in ("remote",) else f" {action}"
+            lines.append(f"git {name}{shown}: {_spelled(sub)}")
+    lines.append("")
+    lines.append(
+        "refused outright: " + ", ".join(f"git {n} [{r}]" for n, (r, _) in sorted(REFUSED_COMMANDS.items()))
+    )
+    return lines

@@ -35,6 +35,23 @@ def test_each_allowed_example_passes_the_whole_policy(rule: str, example: str, f
     assert judge(example, facts)
 
 
+def test_explain_policy_shows_each_commands_allow_list_and_no_banned_option() -> None:
+    text = explain()
+    lists = text[text.index("allow-lists:") :]
+    assert "git commit: " in lists and "--message=<v>" in lists and "git stash push: " in lists
+    for banned in (
+        "--output",
+        "--no-index",
+        "--ext-diff",
+        "--contents",
+        "--exec=",
+        "--upload-pack",
+        "--hard",
+    ):
+        assert banned not in lists, banned
+    assert "git update-ref [ref-rewrite]" in lists
+
+
 def test_explain_policy_lists_every_rule_with_its_examples() -> None:
     text = explain()
     for rule in RULES:
