@@ -113,7 +113,8 @@ class GitGateway:
                 refused = Refused(exc.rule, exc.reason, step=step)
                 if steps:
                     log.info("agent=%s step %d refused after %d ran: %s", agent, number, len(steps), refused)
-                return Outcome(agent=agent, command=command, refused=refused)
+                ran = ChainResult(steps=tuple(steps), planned=planned) if steps else None
+                return Outcome(agent=agent, command=command, refused=refused, result=ran)
             chain = await run_chain([confined], self.config.root, self.config.env, self.config.limits)
             steps += chain.steps
             if not chain.ok:
@@ -157,12 +158,20 @@ def render(outcome: Outcome) -> tuple[str, dict[str, Any]]:
     """(text for the agent, structured content) of an outcome."""
     if outcome.refused is not None:
         refused = outcome.refused
-        text = f"{refused}\nNothing was run. (git-mcp --explain-policy lists every rule.)"
-        return text, {
+        structured: dict[str, Any] = {
             "ok": False,
             "refused": {"rule": refused.rule, "reason": refused.reason, "step": refused.step},
             "steps": [],
         }
+        if outcome.result is None or not outcome.result.steps:
+            return f"{refused}\nNothing was run. (git-mcp --explain-policy lists every rule.)", structured
+        ran_text, ran = render(Outcome(agent=outcome.agent, command=outcome.command, result=outcome.result))
+        count = len(outcome.result.steps)
+        text = (
+            f"{ran_text}\n{refused}\nThe {count} step(s) above ran; the refused step and the rest did not. "
+            "(git-mcp --explain-policy lists every rule.)"
+        )
+        return text, structured | {"steps": ran["steps"]}
     assert outcome.result is not None
     result = outcome.result
     parts: list[str] = []

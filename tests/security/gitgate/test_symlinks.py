@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from agentdock.gitgate.gateway import render
+
 from .conftest import TOKEN_HOST, TOKEN_QA, World, leaked, snapshot
 
 #: link name (in the caller's workspace) -> where it points
@@ -95,6 +97,10 @@ async def test_a_link_that_git_itself_checked_out_in_an_earlier_step_is_seen_by_
     outcome = await world.gateway().execute("switch with-link && mv README.md docs/gitdir/config", "claude")
     assert outcome.refused is not None and outcome.refused.rule == "symlink", outcome
     assert outcome.refused.step == 2
+    assert outcome.result is not None and [s.exit_code for s in outcome.result.steps] == [0]
+    text, structured = render(outcome)
+    assert "refused [symlink] (step 2)" in text and "1 step(s) above ran" in text
+    assert structured["refused"]["step"] == 2 and len(structured["steps"]) == 1
     assert snapshot(world, remote_refs=False) == before
 
 
