@@ -65,6 +65,24 @@ _FULL_TABLES = (
 )
 
 
+#: commands that parse diff/revision options with git's diff machinery: checked against the
+#: option table 'git diff' prints (plus log's own)
+_DIFF_FAMILY = (
+    "log",
+    "show",
+    "whatchanged",
+    "diff",
+    "diff-tree",
+    "diff-index",
+    "diff-files",
+    "range-diff",
+    "rev-list",
+    "stash show",
+    "stash list",
+    "reflog show",
+)
+
+
 def _helper(world: World, command: str) -> list[str]:
     done = subprocess.run(
         ["git", *command.split(), "--git-completion-helper-all"],
@@ -114,6 +132,20 @@ def test_every_option_git_offers_that_is_not_listed_is_refused(shared_world: Wor
             line = f"{command} {name}=x" if word.endswith("=") else f"{command} {name}"
             try:
                 judge(line + " -- README.md" if command in ("add", "rm") else line, facts)
+            except Refused:
+                continue
+            let_through.append(line)
+    diff_table = _helper(shared_world, "diff") + _helper(shared_world, "log")
+    for command in _DIFF_FAMILY:
+        allowed = _allowed_spellings(_spec(command))
+        for word in diff_table:
+            name = word.rstrip("=")
+            if name in allowed:
+                continue
+            tried += 1
+            line = f"{command} {name}=x" if word.endswith("=") else f"{command} {name}"
+            try:
+                judge(line, facts)
             except Refused:
                 continue
             let_through.append(line)

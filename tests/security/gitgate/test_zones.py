@@ -225,3 +225,14 @@ async def test_an_agent_cannot_read_its_own_token_through_git_either(world: Worl
         assert outcome.refused is not None and outcome.refused.rule == "protected-path", command
     assert TOKEN_OWN not in world.repo.git("diff", "--cached")
     assert TOKEN_QA not in world.repo.git("diff", "--cached")
+
+
+def test_pathspec_environment_variables_never_reach_git() -> None:
+    """GIT_*_PATHSPECS would change how git reads every pathspec: the environment is fixed."""
+    from pathlib import Path
+
+    from agentdock.gitgate.executor import build_env
+
+    hostile = {f"GIT_{kind}_PATHSPECS": "1" for kind in ("LITERAL", "GLOB", "NOGLOB", "ICASE")}
+    env = build_env({"PATH": "/usr/bin", **hostile}, Path("/repo"))
+    assert not set(hostile) & set(env)
