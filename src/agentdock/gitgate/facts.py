@@ -34,6 +34,7 @@ __all__ = [
     "RepoFacts",
     "load_facts",
     "normalise_protect",
+    "read_git",
     "repository_dir",
 ]
 
@@ -101,6 +102,11 @@ def repository_dir(root: Path, env: Mapping[str, str]) -> Path:
     if not text:
         raise ExecutionError(f"{root} is not a git working tree")
     return Path(text)
+
+
+def read_git(root: Path, env: Mapping[str, str], *args: str) -> str:
+    """stdout of a read-only ``git <args>`` in ``root`` ("" when git fails)."""
+    return _git(root, env, *args)
 
 
 def _git(root: Path, env: Mapping[str, str], *args: str) -> str:

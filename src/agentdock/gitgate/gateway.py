@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ import anyio
 
 from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.executor import ChainResult, ExecLimits, StepResult, run_chain
-from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, RepoFacts, load_facts
+from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, RepoFacts, load_facts, read_git
 from agentdock.gitgate.guard import confine
 from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.policy import judge
@@ -107,7 +107,7 @@ class GitGateway:
         planned = tuple(inv.display for inv in invocations)
         for number, inv in enumerate(invocations, 1):
             try:
-                confined = await anyio.to_thread.run_sync(confine, inv, facts)
+                confined = await anyio.to_thread.run_sync(confine, inv, facts, self._read_git)
             except Refused as exc:
                 step = number if len(invocations) > 1 else None
                 refused = Refused(exc.rule, exc.reason, step=step)
@@ -120,6 +120,10 @@ class GitGateway:
             if not chain.ok:
                 break
         return Outcome(agent=agent, command=command, result=ChainResult(steps=tuple(steps), planned=planned))
+
+    def _read_git(self, args: Sequence[str]) -> str:
+        """A read-only query for the guard (``rev-list``, ``diff-tree``), with the gateway's environment."""
+        return read_git(self.config.root, self.config.env, *args)
 
     def _record(self, outcome: Outcome) -> None:
         entry: dict[str, Any] = {

@@ -30,6 +30,7 @@ import errno
 import os
 import posixpath
 import stat
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agentdock.gitgate.argvedit import edit_options
@@ -39,9 +40,14 @@ from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.pathspec import literal_prefix, within
 from agentdock.gitgate.views import pathspecs
 
-__all__ = ["MAX_FILE_BYTES", "confine", "read_option_file", "walk"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PICKED_COMMITS", "GitReader", "confine", "read_option_file", "walk"]
 
 MAX_FILE_BYTES = 64 * 1024
+#: ``revert``/``cherry-pick`` of more commits than this is refused (each one is inspected)
+MAX_PICKED_COMMITS = 200
+
+#: runs a read-only git query (argv after ``git``) in the project, returns stdout ("" on failure)
+GitReader = Callable[[Sequence[str]], str]
 
 
 def walk(root: Path, rel: str) -> None:
@@ -128,8 +134,46 @@ def _writes_through(inv: Invocation) -> bool:
     return inv.command == "mv" or (inv.command == "rm" and not inv.args.has("cached"))
 
 
-def confine(inv: Invocation, facts: RepoFacts) -> Invocation:
-    """Walk every path the step will open; the invocation to run (file options inlined) or Refused."""
+_PICK_CONTROL = ("continue", "abort", "skip", "quit")
+
+
+def _picked_zone_change(inv: Invocation, facts: RepoFacts, git: GitReader) -> str | None:
+    """``revert``/``cherry-pick`` of a commit that changed a zone would write that zone anew."""
+    if inv.command not in ("revert", "cherry-pick") or inv.args.has(*_PICK_CONTROL):
+        return None
+    words = list(inv.args.positionals)
+    if not words:
+        return None
+    ranged = any(".." in w or w.startswith("^") for w in words)
+    listed = git(["rev-list", *([] if ranged else ["--no-walk=unsorted"]), "--end-of-options", *words])
+    commits = listed.split()
+    if not commits:
+        return None  # git will say what is wrong with the arguments
+    if len(commits) > MAX_PICKED_COMMITS:
+        return f"{len(commits)} commits; at most {MAX_PICKED_COMMITS} are picked or reverted at once"
+    fold = facts.case_insensitive
+    for commit in commits:
+        names = git(["diff-tree", "-r", "-m", "--root", "--name-only", "--no-commit-id", commit]).split("\n")
+        for name in filter(None, names):
+            for zone in facts.protected:
+                if within(name, zone.path, fold=fold) and not any(
+                    within(name, h, fold=fold) for h in zone.holes
+                ):
+                    return (
+                        f"commit {commit[:12]} changes {name!r} in the {zone.describe()}; "
+                        f"git {inv.command} would write it anew (only the QMS and people change zones)"
+                    )
+    return None
+
+
+def confine(inv: Invocation, facts: RepoFacts, git: GitReader | None = None) -> Invocation:
+    """Walk every path the step will open; the invocation to run (file options inlined) or Refused.
+
+    With ``git`` (a read-only query runner) ``revert``/``cherry-pick`` of commits that changed a
+    protected zone are refused too (rule ``protected-path``).
+    """
+    if git is not None and (why := _picked_zone_change(inv, facts, git)):
+        raise Refused("protected-path", why)
     for spec in pathspecs(inv, facts):
         if spec.exclude:
             continue

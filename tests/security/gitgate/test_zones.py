@@ -236,3 +236,28 @@ def test_pathspec_environment_variables_never_reach_git() -> None:
     hostile = {f"GIT_{kind}_PATHSPECS": "1" for kind in ("LITERAL", "GLOB", "NOGLOB", "ICASE")}
     env = build_env({"PATH": "/usr/bin", **hostile}, Path("/repo"))
     assert not set(hostile) & set(env)
+
+
+@pytest.mark.anyio
+async def test_revert_or_cherry_pick_of_a_commit_that_changed_a_zone_is_refused(world: World) -> None:
+    """Reverting the QMS's commit would roll its audit trail back in a new commit; picking one replays it."""
+    world.repo.git("switch", "-q", "-c", "qms-side")
+    (world.root / "QMS" / ".audit" / "trail.jsonl").write_text('{"seq": 1}\n{"seq": 2}\n{"seq": 3}\n')
+    world.repo.git("commit", "-q", "-am", "QMS: seq 3")
+    world.repo.git("switch", "-q", "main")
+    before = snapshot(world, remote_refs=False)
+    gateway = world.gateway()
+    for command in (
+        "revert --no-edit HEAD",
+        "revert -n HEAD~1..HEAD",
+        "cherry-pick qms-side",
+        "cherry-pick -x main..qms-side",
+    ):
+        outcome = await gateway.execute(command, "claude")
+        assert outcome.refused is not None and outcome.refused.rule == "protected-path", (command, outcome)
+        assert "QMS" in outcome.refused.reason
+    assert snapshot(world, remote_refs=False) == before
+    (world.root / "README.md").write_text("# edited\n")
+    outcome = await gateway.execute("add README.md && commit -m edit && revert --no-edit HEAD", "claude")
+    assert outcome.ok, outcome
+    assert snapshot(world, remote_refs=False) == before
