@@ -330,7 +330,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "checkout",
             (
                 "q|quiet", "progress", "b=", "!B=", "l", "[no-]guess", "[no-]overlay", "detach",
-                "[no-]t|track=?", "orphan=", "2|ours", "3|theirs", "!f|force", "m|merge",
+                "[no-]t|track=?", "!orphan=", "2|ours", "3|theirs", "!f|force", "m|merge",
                 "!overwrite-ignore", "conflict=", "!p|patch", "ignore-skip-worktree-bits",
                 "!ignore-other-worktrees", "recurse-submodules=?",
                 *_PATHSPEC_FILE,
@@ -351,7 +351,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "switch",
             (
                 "c|create=", "!C|force-create=", "d|detach", "[no-]guess", "!f|force", "!discard-changes",
-                "m|merge", "conflict=", "q|quiet", "progress", "[no-]t|track=?", "orphan=",
+                "m|merge", "conflict=", "q|quiet", "progress", "[no-]t|track=?", "!orphan=",
                 "!ignore-other-worktrees", "recurse-submodules=?", "!overwrite-ignore",
             ),
         ),

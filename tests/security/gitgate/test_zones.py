@@ -71,6 +71,8 @@ REWRITE_QMS_AND_ROSTER = [
     ("submodule add ../x vendor/x", "outside-project"),
     ("remote set-url origin /tmp/evil", "remote-write"),
     ("stash drop", "stash-destructive"),
+    ("switch --orphan empty", "unknown-option"),
+    ("checkout --orphan empty", "unknown-option"),
     ("stash clear", "stash-destructive"),
     ("filter-branch -f --tree-filter true HEAD", "history-rewrite"),
 ]
