@@ -18,6 +18,7 @@ from agentdock.gitgate.executor import ExecLimits, build_env, run_chain
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.hardening import subcommand_index
 from agentdock.gitgate.invocation import Invocation, parse_invocation
+from agentdock.gitgate.lexer import split_chain
 from agentdock.gitgate.policy import judge
 from agentdock.gitgate.runtime import GitRuntime
 from agentdock.gitgate.scratch import ScratchRepo
@@ -169,12 +170,15 @@ async def test_a_repository_nested_in_a_writable_folder_is_never_used(
     scratch.git("init", "-q", cwd=nested)
     with (nested / ".git" / "config").open("a") as fh:
         fh.write(f"[core]\n\tfsmonitor = touch {marker}\n[alias]\n\tstatus = !touch {marker}\n")
+    # the policy refuses -C now; the executor must still pin the repository if it ever ran one
     result = await run_chain(
-        judge(
-            "-C .claude/users/claude/workspace/trap status --short && -C .claude/users/claude/workspace/trap "
-            "rev-parse --show-toplevel",
-            facts,
-        ),
+        [
+            parse_invocation(words)
+            for words in split_chain(
+                "-C .claude/users/claude/workspace/trap status --short && -C .claude/users/claude/workspace/trap "
+                "rev-parse --show-toplevel"
+            )
+        ],
         runtime,
         "claude",
         ExecLimits(),
