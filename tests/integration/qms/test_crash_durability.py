@@ -85,7 +85,7 @@ def check_document(qms: Qms, doc: str) -> None:
     assert len(events) == meta.audit_seq, f"{doc}: meta says {meta.audit_seq} events, audit has {len(events)}"
     changes = [e for e in events if e["event"] == "STATUS_CHANGE"]
     assert (changes[-1]["to"] if changes else "DRAFT") == meta.status.value, f"{doc}: meta and audit disagree"
-    current = qms.current_file(meta)
+    current = qms.queries.current_file(meta)
     parse_document(current.read_text(), source=str(current))
     for archived in (layout.qms / ".archive").rglob(f"{doc}-v*.md"):
         parse_document(archived.read_text(), source=str(archived))
@@ -177,7 +177,7 @@ def keyed_worker(root: Path, conn: Connection, first: int) -> None:
 def keyed_titles(qms: Qms) -> Counter[str]:
     qms.storage.recover_all()
     return Counter(
-        qms.title(qms.storage.load_meta(doc))
+        qms.queries.title(qms.storage.load_meta(doc))
         for doc in qms.storage.all_documents()
         if doc.text.startswith("INV")
     )
