@@ -41,6 +41,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 
 from agentdock import paths
+from agentdock.clirun import run_cli, setup_logging
+from agentdock.defaults import GIT_PORT
 from agentdock.gitgate.errors import ConfigError, ExecutionError
 from agentdock.gitgate.executor import ExecLimits, build_env
 from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect, repository_dir
@@ -51,7 +53,7 @@ from agentdock.mcphost.results import invalid_params, refusal, require_caller, t
 
 __all__ = ["DEFAULT_PORT", "TOOL_NAME", "build_server", "main", "reject_malformed", "resolve_config"]
 
-DEFAULT_PORT = 8001
+DEFAULT_PORT = GIT_PORT
 TOOL_NAME = "git_exec"
 log = logging.getLogger("agentdock.gitgate")
 
@@ -185,7 +187,7 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
     return config, options
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     from agentdock.mcphost.serve import run_server
 
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -198,8 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"git-mcp: {exc}", file=sys.stderr)
         return 2
     # the audit lines are INFO: git-mcp logs at least that much
-    level = logging.DEBUG if options.log_level == "debug" else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    setup_logging(logging.DEBUG if options.log_level == "debug" else logging.INFO)
 
     def build() -> MCPServer[Any]:
         # after the host dropped root: git's environment (HOME…) is the owner's
@@ -209,6 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return build_server(GitGateway(gate), stdio_user=options.stdio_user)
 
     return run_server(options, build)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``git-mcp``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("git-mcp", lambda: _main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentdock import paths
+from agentdock.clirun import run_cli
+from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.inbox.errors import InboxError
 from agentdock.launcher.errors import LauncherError
 from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
@@ -66,8 +68,12 @@ def _common(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None
         default=Path(environ["AGENTDOCK_PROJECT_ROOT"]) if environ.get("AGENTDOCK_PROJECT_ROOT") else None,
         help="project with a QMS (default: the current repo if it has QMS/, else the demo project)",
     )
-    parser.add_argument("--qms-port", type=_port, default=int(environ.get("AGENTDOCK_QMS_PORT", "8000")))
-    parser.add_argument("--git-port", type=_port, default=int(environ.get("AGENTDOCK_GIT_PORT", "8001")))
+    parser.add_argument(
+        "--qms-port", type=_port, default=int(environ.get("AGENTDOCK_QMS_PORT", str(QMS_PORT)))
+    )
+    parser.add_argument(
+        "--git-port", type=_port, default=int(environ.get("AGENTDOCK_GIT_PORT", str(GIT_PORT)))
+    )
 
 
 def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -104,6 +110,13 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         action="store_true",
         help="copy agentdock into docker/dist/ for a manual docker build",
     )
+    parser.add_argument(
+        "--no-host-certs",
+        action="store_true",
+        default=environ.get("AGENTDOCK_HOST_CERTS", "1") == "0",
+        help="do not add the host's locally added CA certificates to the image build "
+        "(default: add them, for TLS-intercepting proxies; also AGENTDOCK_HOST_CERTS=0)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the image build output")
     add_multi_arguments(parser)
     return parser
@@ -113,12 +126,13 @@ def multi_options(
     args: argparse.Namespace, root: Path, projects: str | Path, extra: Sequence[str]
 ) -> MultiLaunchOptions:
     """How `launch_many` opens the windows: every window's ``./launch.sh <agent>`` gets the same
-    project, ports, image, /projects and --shell (not --rebuild/--no-attach: the image is built
+    project, ports, image, /projects, --shell and --no-host-certs (not --rebuild/--no-attach: the image is built
     and the windows attach)."""
     passthrough = (
         *(("--shell",) if args.shell else ()),
         *("--qms-port", str(args.qms_port), "--git-port", str(args.git_port)),
         *("--image", args.image, "--projects", str(projects)),
+        *(("--no-host-certs",) if args.no_host_certs else ()),
         *(("--", *extra) if extra else ()),
     )
     return MultiLaunchOptions(
@@ -130,7 +144,7 @@ def multi_options(
     )
 
 
-def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock launch [agent ...] [options]``."""
     env = os.environ if environ is None else environ
     argv = list(argv)
@@ -177,6 +191,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         ready_timeout_s=args.ready_timeout,
         server_timeout_s=args.server_timeout,
         extra_args=extra,
+        host_certs=not args.no_host_certs,
     )
     try:
         with terminate_on_signals():
@@ -198,7 +213,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         return 130
 
 
-def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+def _stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock stop``: stop the host servers started by launch (and, with --containers, the agents)."""
     from agentdock.launcher.containers import existing_containers, remove_container
     from agentdock.launcher.servers import stop_servers
@@ -235,7 +250,7 @@ def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> 
     return 0
 
 
-def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+def _doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock doctor``: check each piece and say what to fix."""
     from agentdock.launcher.doctor import run_doctor
 
@@ -252,3 +267,18 @@ def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         git_port=args.git_port,
         stream=sys.stdout,
     )
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock launch", lambda: _main(argv, environ))
+
+
+def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock``: see :func:`_stop_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock stop", lambda: _stop_main(argv, environ))
+
+
+def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock``: see :func:`_doctor_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock doctor", lambda: _doctor_main(argv, environ))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import httpx
 
 from agentdock import paths
 from agentdock.launcher.errors import LauncherError
+from agentdock.launcher.hostcerts import host_ca_certificates
 from agentdock.launcher.image import LABEL_INPUTS, ImageSpec, agentdock_checkout, container_ids, inputs_hash
 from agentdock.launcher.layout import PROXY_PATH
 from agentdock.launcher.project import agent_names, resolve_project_root
@@ -94,10 +96,25 @@ def proxy_round_trip(client: Any, image: str, url: str, token: str, *, wait_s: i
     return Probe(True, f"{info.get('name', '?')} {info.get('version', '')}".strip(), 200)
 
 
+def _host_certs_check() -> Check:
+    """What the image build will trust beyond the public roots (TLS-intercepting proxies)."""
+    found = host_ca_certificates(os.environ)
+    if found:
+        return Check(
+            "host certificates", True, f"{len(found)} locally added CA certificate(s) go into image builds"
+        )
+    return Check(
+        "host certificates",
+        True,
+        "none locally added (fine without a TLS-intercepting proxy; behind one, add its CA to the "
+        "host's trust store or set SSL_CERT_FILE)",
+    )
+
+
 def _checks(
     project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int
 ) -> list[Check]:
-    checks: list[Check] = []
+    checks: list[Check] = [_host_certs_check()]
     try:
         with connect_docker() as client:
             checks.append(Check("engine", True, f"Docker {client.version().get('Version', '?')} answers"))

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdock import paths
+from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.launcher.errors import ConfigError
 from agentdock.launcher.project import container_project_dir
 
@@ -61,8 +62,8 @@ class LayoutSpec:
     root: Path
     agent: str
     token: str
-    qms_port: int = 8000
-    git_port: int = 8001
+    qms_port: int = QMS_PORT
+    git_port: int = GIT_PORT
     server_host: str = "host.docker.internal"
     projects: str | Path = "agentdock-projects"  # a named volume, or a host folder
     ssh_dir: Path | None = None

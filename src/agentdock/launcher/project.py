@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from agentdock import paths
+from agentdock.defaults import child_env, data_dir
 from agentdock.launcher.errors import ConfigError
 
 __all__ = [
@@ -28,38 +29,10 @@ __all__ = [
     "validate_agents",
 ]
 
-#: Environment variables a child process (qms init, the servers) may inherit.
-CHILD_ENV_ALLOW = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "TMPDIR",
-    "VIRTUAL_ENV",
-    "USER",
-    "LOGNAME",
-)
-
-
-def child_env(
-    extra: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """An allow-listed copy of the environment (plus ``AGENTDOCK_*``/``QMS_*``), with ``extra`` on top."""
-    source = os.environ if environ is None else environ
-    env = {k: v for k, v in source.items() if k in CHILD_ENV_ALLOW or k.startswith(("AGENTDOCK_", "QMS_"))}
-    env.update(extra or {})
-    return env
-
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$AGENTDOCK_DATA_DIR``, else ``$XDG_DATA_HOME/agentdock``, else ``~/.local/share/agentdock``."""
-    env = os.environ if environ is None else environ
-    if env.get("AGENTDOCK_DATA_DIR"):
-        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser()
-    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
-    return base / "agentdock"
+    """agentdock's per-user data directory (see :func:`agentdock.defaults.data_dir`)."""
+    return data_dir(environ)
 
 
 def find_console_script(name: str) -> list[str]:

@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 
 from agentdock import __version__, paths
+from agentdock.defaults import GIT_PORT, PROTOCOL_VERSION, QMS_PORT, child_env
 from agentdock.launcher.errors import ServerError
 from agentdock.launcher.locks import step_lock
-from agentdock.launcher.project import child_env, find_console_script
+from agentdock.launcher.project import find_console_script
 from agentdock.procinfo import pid_alive
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "stop_servers",
 ]
 
-PROTOCOL_VERSION = "2025-06-18"
 #: The lock file (in the project's run folder) held while servers are probed and started.
 SERVERS_LOCK = "servers.lock"
 
@@ -84,7 +84,7 @@ class ServerSpec:
 
 
 def server_specs(
-    root: Path, hosts: Sequence[str], qms_port: int = 8000, git_port: int = 8001
+    root: Path, hosts: Sequence[str], qms_port: int = QMS_PORT, git_port: int = GIT_PORT
 ) -> list[ServerSpec]:
     return [
         ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts)),

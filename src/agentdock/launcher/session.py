@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import docker.errors
 
 from agentdock import paths
+from agentdock.defaults import GIT_PORT, IMAGE_TAG, QMS_PORT
 from agentdock.launcher.containers import (
     AgentContainerSpec,
     remove_container,
@@ -129,14 +130,15 @@ class LaunchOptions:
     no_attach: bool = False
     rebuild: bool = False
     shell: bool = False
-    image: str = "claude-agent"
-    qms_port: int = 8000
-    git_port: int = 8001
+    image: str = IMAGE_TAG
+    qms_port: int = QMS_PORT
+    git_port: int = GIT_PORT
     projects: str | Path = "agentdock-projects"
     ready_timeout_s: float = 90.0
     server_timeout_s: float = 30.0
     environment: Mapping[str, str] = field(default_factory=dict)  # passed to the container
     extra_args: tuple[str, ...] = ()  # after `--`: appended to claude (or bash)
+    host_certs: bool = True  # add the host's locally added CA certificates to the image build
 
 
 @contextmanager
@@ -254,7 +256,7 @@ def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, r
     uid, gid = container_ids()
     image = ensure_image(
         client,
-        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
+        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid, host_certs=options.host_certs),
         rebuild=options.rebuild,
         on_line=reporter.detail,
         on_wait=reporter.info,

@@ -17,7 +17,6 @@ ASGI app the same way (benchmarks, tests).
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import socket
@@ -173,6 +172,5 @@ def run_server(options: ServerOptions, build: Callable[[], MCPServer[Any]]) -> i
         max_body_bytes=limits.max_body_bytes,
     )
     _announce(name, options.hosts, sockets[0].getsockname()[1], "/mcp")
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(_serve_sockets, app, sockets, limits, options.log_level)
+    anyio.run(_serve_sockets, app, sockets, limits, options.log_level)  # Ctrl-C: the CLI runner's 130
     return 0

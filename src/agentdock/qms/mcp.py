@@ -37,6 +37,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from agentdock import paths
+from agentdock.clirun import run_cli, setup_logging
+from agentdock.defaults import QMS_PORT
 from agentdock.mcphost import IdempotencyConflict, IdempotencyStore
 from agentdock.mcphost.options import ServerOptions, resolve_options, server_parser
 from agentdock.mcphost.results import invalid_params, refusal, require_caller, to_call_result
@@ -47,7 +49,7 @@ from agentdock.qms.service import Qms, Result
 
 __all__ = ["DEFAULT_PORT", "build_server", "main", "parse_args"]
 
-DEFAULT_PORT = 8000
+DEFAULT_PORT = QMS_PORT
 log = logging.getLogger("agentdock.qms.mcp")
 
 _READ = ToolAnnotations(
@@ -270,7 +272,7 @@ def _build(options: ServerOptions) -> MCPServer[Any]:
     return build_server(options, qms=qms)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     from agentdock.mcphost.serve import run_server
 
     try:
@@ -280,8 +282,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.code, file=sys.stderr)
             return 2
         return int(exc.code or 0)
-    logging.basicConfig(level=options.log_level.upper(), stream=sys.stderr, format="%(name)s: %(message)s")
+    setup_logging(options.log_level)
     return run_server(options, lambda: _build(options))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``qms-mcp``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("qms-mcp", lambda: _main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover
