@@ -10,8 +10,9 @@ Both ``qms-mcp`` and ``git-mcp`` use this module; the names below are a contract
     when present) must name an allowed host (else ``421`` / ``403``: DNS-rebinding
     protection).  Allowed: ``127.0.0.1``, ``localhost``, ``::1``,
     ``host.docker.internal``, every address the server binds, and ``allowed_hosts``.
-``build_app(..., max_body_bytes=N)``
-    Behind the bearer check, :class:`~agentdock.mcphost.bodylimit.BodyLimitMiddleware`
+``build_app(..., max_body_bytes=N, max_header_bytes=H)``
+    Before the bearer check a head over ``H`` bytes gets ``431`` and a declared body over
+    ``N`` ``413``; behind it, :class:`~agentdock.mcphost.bodylimit.BodyLimitMiddleware`
     answers bodies over ``N`` bytes with ``413`` (serving, binding and the connection caps
     live in :mod:`agentdock.mcphost.serve`).
 ``caller_agent(ctx, *, stdio_user=None) -> str``
@@ -33,7 +34,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentdock.mcphost.bodylimit import BodyLimitMiddleware
+from agentdock.mcphost.bodylimit import BodyLimitMiddleware, HeadLimitMiddleware
 from agentdock.mcphost.errors import Unauthenticated
 from agentdock.mcphost.limits import DEFAULT_LIMITS
 from agentdock.mcphost.options import DEFAULT_HOST, parse_hosts
@@ -141,6 +142,7 @@ def build_app(
     allowed_hosts: Iterable[str] = (),
     path: str = "/mcp",
     max_body_bytes: int = DEFAULT_LIMITS.max_body_bytes,
+    max_header_bytes: int = DEFAULT_LIMITS.max_header_bytes,
 ) -> ASGIApp:
     """The server's Streamable HTTP app behind bearer auth and the Host allow-list."""
     hosts = [*DEFAULT_ALLOWED_HOSTS, *allowed_hosts]
@@ -153,7 +155,8 @@ def build_app(
         stateless_http=stateless,
         transport_security=security,
     )
-    return BearerAuthMiddleware(BodyLimitMiddleware(inner, max_body_bytes), store, hosts)
+    authed = BearerAuthMiddleware(BodyLimitMiddleware(inner, max_body_bytes), store, hosts)
+    return HeadLimitMiddleware(authed, max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes)
 
 
 def caller_agent(ctx: Context[Any, Any], *, stdio_user: str | None = None) -> str:

@@ -59,7 +59,13 @@ def hand_over(folder: Path, uid: int, gid: int) -> int:
     return changed
 
 
+#: Variables that point into root's home; the owner gets its own defaults instead.
+_ROOT_PATHS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
+
+
 def _owner_env(uid: int, environ: MutableMapping[str, str]) -> None:
+    for name in _ROOT_PATHS:
+        environ.pop(name, None)
     try:
         entry = pwd.getpwuid(uid)
     except KeyError:  # a numeric uid without a passwd entry: no home to point at

@@ -27,7 +27,10 @@ async def test_over_stdio_the_caller_is_the_configured_user(project: Path) -> No
             "qa",
         ],
         # run as root (CI), the suite lets servers keep root on its root-owned scratch projects
-        env={**get_default_environment(), **{k: v for k, v in os.environ.items() if k == "AGENTDOCK_ALLOW_ROOT"}},
+        env={
+            **get_default_environment(),
+            **{k: v for k, v in os.environ.items() if k == "AGENTDOCK_ALLOW_ROOT"},
+        },
     )
     with anyio.fail_after(60):
         async with Client(params) as client:
