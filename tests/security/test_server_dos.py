@@ -86,15 +86,27 @@ def make_project(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    name = request.param
+@contextlib.contextmanager
+def start(name: str, root: Path, token: str, *extra: str) -> Iterator[Target]:
     module, tool, arguments = SERVERS[name]
-    root = make_project(tmp_path_factory.mktemp(name.replace("-", "_")))
-    token = TokenStore(root).ensure("claude")
-    extra = ["--stateless", "--json-response", *LIMIT_ARGS]
-    with mcp_server_process(name, module, root, env=child_env(), extra_args=extra) as server:
+    args = ["--stateless", "--json-response", *LIMIT_ARGS, *extra]  # later flags win
+    with mcp_server_process(name, module, root, env=child_env(), extra_args=args) as server:
         yield Target(name, server, token, tool, dict(arguments))
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def project(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path, str]:
+    name = request.param
+    root = make_project(tmp_path_factory.mktemp(name.replace("-", "_")))
+    return name, root, TokenStore(root).ensure("claude")
+
+
+@pytest.fixture(scope="module")
+def target(project: tuple[str, Path, str]) -> Iterator[Target]:
+    with start(*project) as running:
+        yield running
 
 
 def call_tool(target: Target) -> dict[str, object]:
@@ -156,9 +168,15 @@ def status_of(response: bytes) -> int:
 
 
 def test_two_thousand_half_open_connections_from_one_peer_leave_a_legitimate_call_answering(
-    target: Target,
+    project: tuple[str, Path, str],
 ) -> None:
     raise_nofile_limit()
+    # a read deadline longer than the test: only the per-peer cap can keep the descriptors bounded
+    with start(*project, "--read-timeout", "120") as target:
+        half_open_attack(target)
+
+
+def half_open_attack(target: Target) -> None:
     pid = target.server.process.pid
     call_tool(target)
     baseline = open_fds(pid)
@@ -174,6 +192,7 @@ def test_two_thousand_half_open_connections_from_one_peer_leave_a_legitimate_cal
                 sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a head that never ends
             except OSError:
                 continue  # refused or reset: the server turned it away
+        assert sum(1 for sock in attackers if sock.fileno() >= 0) == 2000
         # bounded: the server holds at most PER_PEER of them (plus what it had)
         assert settle(lambda: open_fds(pid) <= baseline + PER_PEER + 4), (
             f"{target.name} holds {open_fds(pid)} descriptors (baseline {baseline})"
