@@ -230,6 +230,11 @@ def prepare_context(repo: Path, *, lock_timeout_s: float = 300.0) -> Path:
             staging.rename(dist)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        # a build by hand trusts what the host trusts, as ./launch.sh's builds do
+        for name, pem in host_ca_certificates(os.environ).items():
+            target = docker_dir / "certs" / name
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(pem)
     return dist
 
 

@@ -24,10 +24,31 @@ __all__ = [
     "default_data_dir",
     "find_console_script",
     "init_demo_project",
+    "is_git_work_tree",
     "resolve_project_root",
     "validate_agent",
     "validate_agents",
 ]
+
+
+def is_git_work_tree(root: Path) -> bool:
+    """Whether ``root`` is the top of a git working tree (what git-mcp needs to serve it)."""
+    git = shutil.which("git")
+    if git is None:
+        return False
+    try:
+        done = subprocess.run(
+            [git, "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=child_env(extra={"GIT_CONFIG_NOSYSTEM": "1"}),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    top = done.stdout.strip()
+    return done.returncode == 0 and bool(top) and Path(top).resolve() == root.resolve()
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
