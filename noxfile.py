@@ -30,7 +30,7 @@ def _install(session: nox.Session, extras: str = "test") -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (integration needs Docker; see README)."""
     _install(session)
-    session.run(*PYTEST, "tests/unit", "tests/integration", *session.posargs)
+    session.run(*PYTEST, "tests/unit", "tests/integration", "tests/security", *session.posargs)
 
 
 @nox.session(python=PYTHON)
