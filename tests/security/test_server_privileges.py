@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,34 @@ OWNER_GID = 1000
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="starts servers as root (CI runs as root)"
 )
+
+
+def _reachable_by_owner(path: Path) -> bool:
+    """Whether OWNER_UID may traverse every folder down to ``path`` (a dropped server imports lazily)."""
+    for folder in (path, *path.parents):
+        info = folder.stat()
+        if info.st_uid == OWNER_UID:
+            bit = stat.S_IXUSR
+        elif info.st_gid == OWNER_GID:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _code_reachable_by_owner() -> None:
+    import mcp
+
+    import agentdock
+
+    for path in (Path(agentdock.__file__).parent, Path(mcp.__file__).parent, Path(sys.executable).parent):
+        if not _reachable_by_owner(path.resolve()):
+            pytest.skip(
+                f"uid {OWNER_UID} cannot reach {path}: a server dropped to it could not import its code"
+            )
 
 
 def _env() -> dict[str, str]:

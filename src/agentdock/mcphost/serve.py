@@ -31,9 +31,11 @@ from starlette.types import ASGIApp
 
 from agentdock import paths
 from agentdock.mcphost.guard import ConnectionGuard, guarded_protocol, h11_buffer_limit
+from agentdock.mcphost.http import build_app
 from agentdock.mcphost.limits import DEFAULT_LIMITS, Limits, raise_nofile_limit
 from agentdock.mcphost.options import ServerOptions
 from agentdock.mcphost.privileges import PrivilegeError, drop_privileges
+from agentdock.mcphost.tokens import TokenStore
 
 __all__ = ["BACKLOG", "bind_sockets", "run_server", "serve", "serve_async", "uvicorn_config"]
 
@@ -154,9 +156,6 @@ def run_server(options: ServerOptions, build: Callable[[], MCPServer[Any]]) -> i
     if options.transport == "stdio":
         server.run("stdio")
         return 0
-    from agentdock.mcphost.http import build_app
-    from agentdock.mcphost.tokens import TokenStore
-
     store = TokenStore(options.root)
     if not store.agents():
         log.warning(
