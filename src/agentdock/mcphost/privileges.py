@@ -23,13 +23,9 @@ import stat
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 
-from agentdock.mcphost.errors import AuthError
+from agentdock.mcphost.errors import PrivilegeError
 
 __all__ = ["PrivilegeError", "drop_privileges", "hand_over"]
-
-
-class PrivilegeError(AuthError):
-    """Started as root with no unprivileged owner to become, or the drop did not hold."""
 
 
 def hand_over(folder: Path, uid: int, gid: int) -> int:
