@@ -111,7 +111,9 @@ def read_user_file(safe: SafeRoot, path: Path, *, source: str, limits: Limits = 
         data = safe.read_bytes(path, limit=limits.max_document_bytes)
     except UnsafePath as exc:
         rule = "document.size" if exc.rule == "path.size" else "document.file"
-        raise InvalidDocument(f"{source}: {exc.message}; it must be a regular file in your workspace", rule=rule) from exc
+        raise InvalidDocument(
+            f"{source}: {exc.message}; it must be a regular file in your workspace", rule=rule
+        ) from exc
     if data is None:
         raise NotFound(f"{source} not found at {path}", rule="workspace.missing")
     try:

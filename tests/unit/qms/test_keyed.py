@@ -75,7 +75,9 @@ def test_a_refusal_is_recorded_and_a_bad_request_is_not(qms: Qms) -> None:
     assert not list((qms.layout.qms / ".meta" / "SOP").glob(".*.journal"))
 
 
-def test_an_extra_file_outside_the_idempotency_records_is_refused_before_anything_is_written(qms: Qms) -> None:
+def test_an_extra_file_outside_the_idempotency_records_is_refused_before_anything_is_written(
+    qms: Qms,
+) -> None:
     """The journal's path policy covers commit extras too: nothing but a record may ride along."""
     extra = qms.root / ".git" / "config"
 

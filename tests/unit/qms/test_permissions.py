@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from agentdock import paths
 from agentdock.qms.errors import PermissionDenied
 from agentdock.qms.roster import Roster
 

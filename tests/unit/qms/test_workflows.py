@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from agentdock import paths
 from agentdock.qms.errors import WorkflowViolation
 from agentdock.qms.roster import Roster
 
