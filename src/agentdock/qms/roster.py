@@ -156,7 +156,7 @@ class Roster:
                 f"unknown group {group!r}: one of {', '.join(g.value for g in Group)}", rule="roster.group"
             ) from None
         users = {u.name: u.group for u in self.users().values()} if self._raw() is not None else {}
-        users[name] = chosen
+        users[name] = chosen  # users() refused above unless the file is the one a person confirmed
         self.write(users)
         return self.users()
 

@@ -209,6 +209,7 @@ class Storage:
             "meta": None if change.meta is None else change.meta.to_json(),
             "writes": [[self.layout.relative(p), text] for p, text in change.writes.items()],
             "events": [json.loads(line) for line in lines],
+            "base": None if (base := self._anchor(doc)) is None else base.to_json(),
             "anchor": anchor.to_json(),
         }
         check_paths(self.layout, doc, journal)  # our own policy: a bug here is caught before disk
@@ -297,11 +298,14 @@ class Storage:
 
     def _recover(self, doc: DocId) -> None:
         path = self.layout.journal_file(doc)
+        if self.safe.kind(path) is None:  # UnsafePath if a folder on the way is a link: refused, not moved
+            return
         try:
             journal = read_sealed(self.safe, path, self.seal)
             if journal is None:
                 return
             check_paths(self.layout, doc, journal)
+            self._check_fresh(doc, journal)
         except CorruptJournal as exc:
             self._quarantine(path, f"corrupt journal: {exc.message}", doc)
             return
@@ -313,6 +317,17 @@ class Storage:
             raise StorageError(
                 f"cannot finish the interrupted operation on {doc}: {exc}", rule="storage.journal"
             ) from exc
+
+    def _check_fresh(self, doc: DocId, journal: dict[str, Any]) -> None:
+        """A sealed journal is replayed only onto the state it was made for: the private tail anchor
+        must be its ``base`` (not applied yet) or its ``anchor`` (applied up to the audit step).
+        An old genuine journal planted again (a replay) finds a newer anchor and is refused."""
+        current = self._anchor(doc)
+        base, final = Anchor.from_json(journal.get("base")), Anchor.from_json(journal.get("anchor"))
+        if final is None or current not in (base, final):
+            raise CorruptJournal(
+                "stale: it was made for another state of the document (an old journal planted again?)"
+            )
 
     def _apply(self, doc: DocId, journal: dict[str, Any]) -> None:
         touched: set[Path] = set()  # folders to fsync once, before the journal goes
