@@ -24,7 +24,7 @@ from agentdock.qms.safefs import SafeRoot
 
 __all__ = ["DocId", "DocType", "Layout", "parse_doc_id", "parse_doc_type"]
 
-_NUM = r"(?:\d{3}|[1-9]\d{3,5})"
+_NUM = r"(?:[0-9]{3}|[1-9][0-9]{3,5})"  # ASCII digits only: \d would admit "CR-١٢٣"
 _TOP_RE = re.compile(rf"(SOP|CR|INV)-({_NUM})")
 _VAR_RE = re.compile(rf"((?:CR|INV)-{_NUM})-VAR-({_NUM})")
 MAX_NUMBER = 999_999

@@ -39,7 +39,7 @@ from agentdock.qms.tasks import doc_of_task_file
 
 __all__ = ["CorruptJournal", "JournalSeal", "check_paths", "named_users", "read_sealed"]
 
-_ARCHIVE_NAME = re.compile(r"(?P<doc>[A-Z0-9-]+)-v\d{1,4}\.\d{1,4}\.md")
+_ARCHIVE_NAME = re.compile(r"(?P<doc>[A-Z0-9-]+)-v[0-9]{1,4}\.[0-9]{1,4}\.md")
 _RECORD_NAME = re.compile(r"[0-9a-f]{64}\.json")
 MAX_JOURNAL_BYTES = 8 * 1024 * 1024
 

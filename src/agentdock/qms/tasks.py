@@ -35,7 +35,9 @@ __all__ = ["TASK_FILE_RE", "Task", "parse_task", "read_inbox", "render_task", "t
 MAX_TASK_BYTES = 64 * 1024
 WORKFLOW_TYPES = ("REVIEW", "APPROVAL", "PRE_REVIEW", "PRE_APPROVAL", "POST_REVIEW", "POST_APPROVAL")
 TASK_FILE_RE = re.compile(
-    r"task-(?P<doc>.+)-(?P<workflow>" + "|".join(w.lower() for w in WORKFLOW_TYPES) + r")-v(?P<v>\d+-\d+)\.md"
+    r"task-(?P<doc>.+)-(?P<workflow>"
+    + "|".join(w.lower() for w in WORKFLOW_TYPES)
+    + r")-v(?P<v>[0-9]+-[0-9]+)\.md"
 )
 FIELDS = (
     "task_id",
