@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentdock.clirun import run_cli
 from agentdock.qms.doctor import diagnose
 from agentdock.qms.errors import BadRequest, QmsError
 from agentdock.qms.project import find_root, init_project
@@ -179,7 +180,7 @@ def _doctor(root: Path, args: argparse.Namespace, as_json: bool) -> int:
     return EXIT_OK if healthy else EXIT_REFUSED
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     parser = _parser()
     try:
@@ -240,6 +241,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_REFUSED
     _emit(config.json, True, result.message, result.data)
     return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """``qms``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("qms", lambda: _main(argv, environ))
 
 
 if __name__ == "__main__":  # pragma: no cover
