@@ -42,16 +42,26 @@ def encode(event: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Anchor:
+    """The trail's tail (``seq``, ``hash``) and, once written by this QMS, the SHA-256 of the
+    document's metadata, draft and effective copy (None: absent) as the last operation left them."""
+
     seq: int
     hash: str
+    files: dict[str, str | None] = field(default_factory=dict, compare=True, hash=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "hash": self.hash}
+        return {"seq": self.seq, "hash": self.hash, **({"files": self.files} if self.files else {})}
 
     @classmethod
     def from_json(cls, data: object) -> Anchor | None:
         if isinstance(data, dict) and isinstance(data.get("seq"), int) and isinstance(data.get("hash"), str):
-            return cls(int(data["seq"]), str(data["hash"]))
+            raw = data.get("files")
+            files = (
+                {str(k): (v if isinstance(v, str) else None) for k, v in raw.items()}
+                if isinstance(raw, dict)
+                else {}
+            )
+            return cls(int(data["seq"]), str(data["hash"]), files)
         return None
 
 

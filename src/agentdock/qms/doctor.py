@@ -61,10 +61,12 @@ def diagnose(qms: QmsQueries) -> tuple[bool, Result]:
             continue
         if qms.storage.exists(doc):
             try:
-                meta = qms.storage.load_meta(doc)
+                with qms.storage.document(doc):
+                    meta = qms.storage.load_meta(doc)
+                qms.storage.verify_files(doc)
             except QmsError as exc:
-                problems.append(f"{doc} metadata unreadable")
-                lines.append(f"{doc}: metadata unreadable: [{exc.rule}] {exc.message}")
+                problems.append(f"{doc} files not trusted")
+                lines.append(f"{doc}: not trusted: [{exc.rule}] {exc.message}")
                 continue
             have = check.tail.seq if check.tail else 0
             if meta.audit_seq != have:

@@ -85,7 +85,7 @@ class Plan:
         target = self.qms.layout.archive_file(self.new.doc, version)
         safe = self.qms.safe
         if safe.kind(target) is None and target not in self.change.writes and safe.kind(source) is not None:
-            self.write(target, self.qms.read_document(source))
+            self.write(target, self.qms.read_document(self.new.doc, source))
 
     def add_tasks(self, assignees: list[str]) -> None:
         kind = "REVIEW" if self.new.status in wf.REVIEW_STATES else "APPROVAL"

@@ -81,9 +81,10 @@ class QmsQueries:
         draft = self.layout.draft_file(meta.doc)
         return draft if self.safe.kind(draft) is not None else self.layout.effective_file(meta.doc)
 
-    def read_document(self, path: Path) -> str:
-        """A controlled file's text, reached without links (UnsafePath if a link is on the way)."""
-        text = self.storage.read_text(path, limit=max(self.limits.max_document_bytes, 4 << 20))
+    def read_document(self, doc: DocId, path: Path) -> str:
+        """A controlled file's text, reached without links (UnsafePath if a link is on the way) and,
+        for the draft and effective copy, checked to be what the QMS last wrote (IntegrityError)."""
+        text = self.storage.read_controlled(doc, path)
         if text is None:
             raise NotFound(f"{self.layout.relative(path)} does not exist", rule="document.file-missing")
         return text
@@ -112,7 +113,8 @@ class QmsQueries:
             rows = []
             for doc in self.storage.all_documents():
                 try:
-                    rows.append(self.describe(self.storage.load_meta(doc)))
+                    with self.storage.document(doc):
+                        rows.append(self.describe(self.storage.load_meta(doc)))
                 except QmsError as exc:
                     rows.append(
                         {
@@ -173,7 +175,7 @@ class QmsQueries:
                     candidates.append(self.layout.draft_file(doc))
                 path = next((p for p in candidates if self.safe.kind(p) is not None), candidates[0])
             try:
-                text = self.read_document(path)
+                text = self.read_document(doc, path)
             except NotFound:
                 raise NotFound(f"{doc} has no version {shown}", rule="document.version") from None
         return Result(
@@ -238,7 +240,13 @@ class QmsQueries:
                 doc = parse_doc_id(name.removesuffix(".md") if name.endswith(".md") else name)
             except BadRequest:
                 continue
-            meta = self.storage.load_meta(doc) if self.storage.exists(doc) else None
+            meta = None
+            if self.storage.exists(doc):
+                try:
+                    with self.storage.document(doc):
+                        meta = self.storage.load_meta(doc)
+                except QmsError:
+                    meta = None
             checked_out = bool(meta and meta.checked_out and meta.owner == user.name)
             items.append(
                 {

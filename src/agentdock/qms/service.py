@@ -157,7 +157,8 @@ class Qms:
             parent_id = parse_doc_id(parent)
             if parent_id.type not in (DocType.CR, DocType.INV):
                 raise BadRequest(f"a VAR's parent must be a CR or INV, not {parent_id}", rule="create.parent")
-            parent_meta = self.storage.load_meta(parent_id)
+            with self.storage.document(parent_id):
+                parent_meta = self.storage.load_meta(parent_id)
             if parent_meta.status is not Status.IN_EXECUTION:
                 raise WorkflowViolation(
                     f"a variance is raised against a document in execution; {parent_id} is {parent_meta.status}",
@@ -210,7 +211,7 @@ class Qms:
             version = plan.old.ver.next_minor()
             plan.set(version=str(version), owner=plan.user.name, checked_out=True)
             target = self.layout.workspace_file(plan.user.name, plan.new.doc)
-            plan.write(target, self.queries.read_document(source))
+            plan.write(target, self.queries.read_document(plan.old.doc, source))
             plan.event("CHECKOUT")
             if plan.old.status is Status.EFFECTIVE:
                 plan.status(Status.DRAFT)
@@ -468,7 +469,7 @@ class Qms:
         if old_effective and self.safe.kind(effective) is not None:
             plan.archive(old_effective, effective)
         plan.archive(plan.old.version, draft)
-        text = self.queries.read_document(draft)
+        text = self.queries.read_document(doc, draft)
         new_version = plan.old.ver.next_major()
         plan.write(effective, text)
         plan.write(draft, None)

@@ -37,6 +37,7 @@ is cut back to the last complete event before the replay re-appends it).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -60,6 +61,18 @@ log = logging.getLogger("agentdock.qms.storage")
 
 MAX_META_BYTES = 256 * 1024
 MAX_AUDIT_BYTES = 64 * 1024 * 1024
+MAX_CONTROLLED_BYTES = 64 * 1024 * 1024
+
+
+def _digest(data: bytes | str | None) -> str | None:
+    if data is None:
+        return None
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def meta_text(meta: dict[str, Any]) -> str:
+    """The exact text of a metadata file (its digest is anchored)."""
+    return json.dumps(meta, indent=2, sort_keys=True) + "\n"
 
 
 def utc_now() -> str:
@@ -135,7 +148,57 @@ class Storage:
             raise StorageError(f"{path} is not valid JSON: {exc}", rule="storage.meta") from exc
         if meta.id != doc.text:
             raise StorageError(f"{path} holds metadata for {meta.id}", rule="storage.meta")
+        self._verify(doc, "meta", raw)
         return meta
+
+    def _controlled(self, doc: DocId) -> dict[str, Path]:
+        return {"draft": self.layout.draft_file(doc), "effective": self.layout.effective_file(doc)}
+
+    def _archive_key(self, doc: DocId, path: Path) -> str | None:
+        """``v<N.X>`` for one of ``doc``'s archived versions, else None."""
+        folder = self.layout.archive_file(doc, "0.0").parent
+        prefix, suffix = f"{doc.text}-v", ".md"
+        if path.parent == folder and path.name.startswith(prefix) and path.name.endswith(suffix):
+            return "v" + path.name[len(prefix) : -len(suffix)]
+        return None
+
+    def _verify(self, doc: DocId, key: str, data: bytes | str | None) -> None:
+        """IntegrityError unless ``data`` is what the QMS last wrote for ``key`` (per the anchor)."""
+        anchor = self._anchor(doc)
+        if anchor is None or key not in anchor.files:
+            return  # written before digests were anchored
+        if _digest(data) != anchor.files[key]:
+            archived = key.startswith("v")
+            shown = (
+                "metadata" if key == "meta" else f"archived version {key[1:]}" if archived else f"{key} copy"
+            )
+            raise IntegrityError(
+                f"{doc.text}'s {shown} changed outside the QMS (it is not what the QMS wrote); "
+                "it is not trusted — restore it (see `qms doctor`)",
+                rule=f"storage.{'archive' if archived else key}-changed",
+            )
+
+    def read_controlled(self, doc: DocId, path: Path) -> str | None:
+        """A document file's text (draft, effective copy or archive), verified against the anchor
+        for the draft and the effective copy; None if absent."""
+        text = self.safe.read_text(path, limit=MAX_CONTROLLED_BYTES)
+        for key, controlled in self._controlled(doc).items():
+            if path == controlled:
+                self._verify(doc, key, text)
+        archived = self._archive_key(doc, path)
+        if archived is not None:
+            self._verify(doc, archived, text)
+        return text
+
+    def verify_files(self, doc: DocId) -> None:
+        """IntegrityError if the metadata, draft or effective copy is not what the QMS last wrote."""
+        for key, path in {"meta": self.layout.meta_file(doc), **self._controlled(doc)}.items():
+            self._verify(doc, key, self.safe.read_bytes(path, limit=MAX_CONTROLLED_BYTES))
+        anchor = self._anchor(doc)
+        for key in anchor.files if anchor else {}:
+            if key.startswith("v"):
+                path = self.layout.archive_file(doc, key[1:])
+                self._verify(doc, key, self.safe.read_bytes(path, limit=MAX_CONTROLLED_BYTES))
 
     def exists(self, doc: DocId) -> bool:
         return self.safe.is_file(self.layout.meta_file(doc))
@@ -202,14 +265,28 @@ class Storage:
                 f"{doc.text}: the metadata counts {base_seq} audit events, the trail holds {have}",
                 rule="audit.mismatch",
             )
+        self.verify_files(doc)  # nothing is re-anchored on top of files changed behind the QMS
         events = [{**event, "seq": base_seq + i} for i, event in enumerate(change.events, 1)]
-        lines, anchor = chain_events(doc.text, trail.tail, events)
+        lines, tail = chain_events(doc.text, trail.tail, events)
+        files = {"meta": _digest(None if change.meta is None else meta_text(change.meta.to_json()))}
+        for key, path in self._controlled(doc).items():
+            if path in change.writes:
+                files[key] = _digest(change.writes[path])
+            else:
+                files[key] = _digest(self.safe.read_bytes(path, limit=MAX_CONTROLLED_BYTES))
+        if (base := self._anchor(doc)) is not None:  # archived versions stay anchored
+            files.update({k: v for k, v in base.files.items() if k.startswith("v")})
+        for path, text in change.writes.items():
+            archived = self._archive_key(doc, path)
+            if archived is not None:
+                files[archived] = _digest(text)
+        anchor = Anchor(tail.seq, tail.hash, files)
         journal = {
             "doc": doc.text,
             "meta": None if change.meta is None else change.meta.to_json(),
             "writes": [[self.layout.relative(p), text] for p, text in change.writes.items()],
             "events": [json.loads(line) for line in lines],
-            "base": None if (base := self._anchor(doc)) is None else base.to_json(),
+            "base": None if base is None else base.to_json(),
             "anchor": anchor.to_json(),
         }
         check_paths(self.layout, doc, journal)  # our own policy: a bug here is caught before disk
@@ -237,7 +314,12 @@ class Storage:
         meta_root = self.layout.qms / ".meta"
         for doc_type in DocType:
             folder = meta_root / doc_type.value
-            for name in self.safe.listdir(folder):
+            try:
+                names = self.safe.listdir(folder)
+            except UnsafePath as exc:  # reported, and the other folders still recover
+                log.error("cannot look for interrupted operations in %s: %s", folder, exc)
+                continue
+            for name in names:
                 if not (name.startswith(".") and name.endswith(".journal")):
                     continue
                 try:
@@ -356,8 +438,7 @@ class Storage:
         if journal["meta"] is None:
             self.safe.unlink(meta_path, sync_dir=False)
         else:
-            text = json.dumps(journal["meta"], indent=2, sort_keys=True) + "\n"
-            self.safe.write_text(meta_path, text, sync_dir=False)
+            self.safe.write_text(meta_path, meta_text(journal["meta"]), sync_dir=False)
         for folder in {*touched, anchor_path.parent, meta_path.parent}:
             try:
                 self.safe.fsync_dir(folder)
