@@ -67,6 +67,9 @@ def test_an_archived_version_edited_in_place_is_refused(attack: Any, root: Path,
     with pytest.raises(IntegrityError) as info:
         qms.read("bu", doc, "0.1")
     assert info.value.rule == "storage.archive-changed"
-    with pytest.raises(IntegrityError):
-        qms.checkout("claude", doc)  # nothing is anchored on top of it
+    assert qms_cli(["--project-root", str(root), "doctor"]) == 1
     assert attack.snapshot() == before
+    # Later operations do not build on it, and it stays reported: its anchored digest is carried on.
+    qms.checkout("claude", doc)
+    with pytest.raises(IntegrityError):
+        qms.read("bu", doc, "0.1")
