@@ -15,6 +15,7 @@ from pathlib import Path
 from agentdock import paths
 from agentdock.inbox.errors import InboxError
 from agentdock.launcher.errors import LauncherError
+from agentdock.launcher.hardening import ContainerLimits, format_bytes, limits_from
 from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
 from agentdock.launcher.project import default_data_dir, resolve_project_root
 from agentdock.launcher.session import (
@@ -97,6 +98,24 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=environ.get("AGENTDOCK_PROJECTS", "agentdock-projects"),
         help="what to mount at /projects: a named volume (default agentdock-projects) or a host folder",
     )
+    limits = parser.add_argument_group(
+        "container limits and network (flag > environment > default)",
+        "Every agent container runs with no capabilities, no-new-privileges and a read-only root.",
+    )
+    limits.add_argument(
+        "--memory", help="memory limit per agent, swap included (AGENTDOCK_MEMORY; default 2g)"
+    )
+    limits.add_argument(
+        "--pids-limit", help="processes+threads per agent (AGENTDOCK_PIDS_LIMIT; default 512)"
+    )
+    limits.add_argument("--cpus", help="CPUs per agent, e.g. 2 or 0.5 (AGENTDOCK_CPUS; default 2)")
+    limits.add_argument(
+        "--network-policy",
+        choices=("open", "strict"),
+        default=environ.get("AGENTDOCK_NETWORK_POLICY") or "open",
+        help="open: internet, host and LAN; strict: internet plus the two server ports on the host, "
+        "no other host port, no LAN (iptables, needs root) (AGENTDOCK_NETWORK_POLICY; default open)",
+    )
     parser.add_argument("--ready-timeout", type=float, default=90.0, help="seconds to wait for readiness")
     parser.add_argument("--server-timeout", type=float, default=30.0, help="seconds to wait for the servers")
     parser.add_argument(
@@ -110,15 +129,22 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
 
 def multi_options(
-    args: argparse.Namespace, root: Path, projects: str | Path, extra: Sequence[str]
+    args: argparse.Namespace,
+    root: Path,
+    projects: str | Path,
+    extra: Sequence[str],
+    limits: ContainerLimits | None = None,
 ) -> MultiLaunchOptions:
     """How `launch_many` opens the windows: every window's ``./launch.sh <agent>`` gets the same
-    project, ports, image, /projects and --shell (not --rebuild/--no-attach: the image is built
-    and the windows attach)."""
+    project, ports, image, /projects, limits, network policy and --shell (not
+    --rebuild/--no-attach: the image is built and the windows attach)."""
+    limits = limits or ContainerLimits()
     passthrough = (
         *(("--shell",) if args.shell else ()),
         *("--qms-port", str(args.qms_port), "--git-port", str(args.git_port)),
         *("--image", args.image, "--projects", str(projects)),
+        *("--memory", format_bytes(limits.memory_bytes), "--pids-limit", str(limits.pids)),
+        *("--cpus", f"{limits.cpus:g}", "--network-policy", args.network_policy),
         *(("--", *extra) if extra else ()),
     )
     return MultiLaunchOptions(
@@ -156,6 +182,11 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     if len(agents) > 1 and args.no_attach:
         reporter.error("--no-attach starts one agent; name a single agent with it")
         return 2
+    try:
+        limits = limits_from(args.memory, args.pids_limit, args.cpus, env)
+    except LauncherError as exc:
+        reporter.error(str(exc))
+        return 2
     projects: str | Path = args.projects
     if "/" in str(projects):
         projects = Path(projects).expanduser().resolve()
@@ -176,6 +207,8 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         projects=projects,
         ready_timeout_s=args.ready_timeout,
         server_timeout_s=args.server_timeout,
+        limits=limits,
+        network_policy=args.network_policy,
         extra_args=extra,
     )
     try:
@@ -186,7 +219,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             detect_terminal(host_platform(env), requested=args.terminal, force_tmux=args.tmux)
             root = prepare_many(options, agents, reporter)
             reporter.step(f"Opening a window per agent ({', '.join(agents)}) and one for the inbox watcher")
-            return launch_many(agents, multi_options(args, root, projects, extra), environ=env)
+            return launch_many(agents, multi_options(args, root, projects, extra, limits), environ=env)
     except (LauncherError, InboxError) as exc:
         reporter.error(str(exc))
         return 1
@@ -200,7 +233,8 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
 
 def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock stop``: stop the host servers started by launch (and, with --containers, the agents)."""
-    from agentdock.launcher.containers import existing_containers, remove_container
+    from agentdock.launcher.containers import existing_containers, project_key, remove_container
+    from agentdock.launcher.netpolicy import release_strict, strict_network_in_use
     from agentdock.launcher.servers import stop_servers
     from agentdock.launcher.session import connect_docker
 
@@ -232,6 +266,21 @@ def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> 
     reporter.step(
         "Stopped " + (", ".join(stopped) if stopped else f"nothing (no pid files in {paths.run_dir(root)})")
     )
+
+    def strict_in_use() -> bool:
+        try:
+            with connect_docker() as client:
+                return strict_network_in_use(client)
+        except LauncherError:
+            return True  # cannot tell: keep the rejecting chains (fail closed)
+
+    try:
+        removed = release_strict(project_key(root), strict_in_use)
+    except LauncherError as exc:
+        reporter.error(str(exc))
+        return 1
+    if removed:
+        reporter.step("Removed the strict network policy's " + ", ".join(removed))
     return 0
 
 

@@ -28,13 +28,16 @@ import docker.errors
 from agentdock import paths
 from agentdock.launcher.containers import (
     AgentContainerSpec,
+    project_key,
     remove_container,
     start_agent_container,
     wait_until_ready,
 )
 from agentdock.launcher.errors import DockerError, TokenError
+from agentdock.launcher.hardening import ContainerLimits
 from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_ids, ensure_image
 from agentdock.launcher.layout import LayoutSpec
+from agentdock.launcher.netpolicy import NETWORKS, apply_strict
 from agentdock.launcher.project import resolve_project_root, validate_agent, validate_agents
 from agentdock.launcher.servers import ensure_servers, server_specs
 
@@ -135,6 +138,8 @@ class LaunchOptions:
     projects: str | Path = "agentdock-projects"
     ready_timeout_s: float = 90.0
     server_timeout_s: float = 30.0
+    limits: ContainerLimits = field(default_factory=ContainerLimits)
+    network_policy: str = "open"  # or "strict" (netpolicy.py)
     environment: Mapping[str, str] = field(default_factory=dict)  # passed to the container
     extra_args: tuple[str, ...] = ()  # after `--`: appended to claude (or bash)
 
@@ -248,6 +253,13 @@ def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, r
         reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
     specs = server_specs(root, hosts, options.qms_port, options.git_port)
     ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
+    if options.network_policy == "strict":
+        reporter.step("Setting the strict network policy (iptables)")
+        apply_strict((options.qms_port, options.git_port), project_key(root))
+        reporter.info(
+            f"{NETWORKS['strict'].name}: host ports {options.qms_port}, {options.git_port} only; "
+            "no LAN, internet allowed"
+        )
 
     reporter.step(f"Checking the image {options.image}")
     repo = agentdock_checkout()
@@ -319,13 +331,18 @@ def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, 
             uid=uid,
             gid=gid,
             environment=environment,
+            limits=options.limits,
+            network_policy=options.network_policy,
         )
         container = start_agent_container(
             client, spec, on_stale=lambda name: reporter.info(f"removing stopped leftover {name}")
         )
         keep = False
         try:
-            reporter.info(f"container {container.name}")
+            reporter.info(
+                f"container {container.name} ({options.limits.describe()}, "
+                f"network {NETWORKS[options.network_policy].name})"
+            )
             reporter.step("Waiting for the container to be ready")
             wait_until_ready(container, options.ready_timeout_s)
             project_dir = container.attrs.get("Config", {}).get("WorkingDir") or "/"
