@@ -8,6 +8,11 @@ This is the API the soak harness uses to launch containers exactly as
     wait_until_ready(container, timeout_s=60)
     ...
     remove_container(container)
+
+Every container gets least privilege (`hardening.run_options`: no capabilities,
+no-new-privileges, read-only root with tmpfs scratch, ``spec.limits``) and joins the
+agents' network of ``spec.network_policy`` (`netpolicy.ensure_network`; for ``strict``
+the caller sets the firewall rules first with `netpolicy.apply_strict`).
 """
 
 from __future__ import annotations

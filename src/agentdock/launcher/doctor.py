@@ -83,6 +83,9 @@ def proxy_round_trip(client: Any, image: str, url: str, token: str, *, wait_s: i
             },
             extra_hosts={"host.docker.internal": "host-gateway"},
             labels={"io.agentdock.role": "doctor"},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            pids_limit=64,
         )
         result = container.wait(timeout=wait_s + 15)
         out = bytes(container.logs(stdout=True, stderr=False)).decode("utf-8", "replace").strip()
