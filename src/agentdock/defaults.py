@@ -75,11 +75,6 @@ CHILD_ENV_KEYS: frozenset[str] = frozenset(
         "WSLENV",
         "SYSTEMROOT",
         "COMSPEC",
-        # CA bundles: the image's inputs hash includes the certificates they name
-        # (launcher.hostcerts), so a launch in a child window must see the same ones
-        "SSL_CERT_FILE",
-        "REQUESTS_CA_BUNDLE",
-        "NODE_EXTRA_CA_CERTS",
     }
 )
 
