@@ -22,11 +22,12 @@ from agentdock import paths
 from agentdock.qms.errors import BadRequest
 from agentdock.qms.safefs import SafeRoot
 
-__all__ = ["DocId", "DocType", "Layout", "parse_doc_id", "parse_doc_type"]
+__all__ = ["DocId", "DocType", "Layout", "id_names", "parse_doc_id", "parse_doc_type"]
 
 _NUM = r"(?:[0-9]{3}|[1-9][0-9]{3,5})"  # ASCII digits only: \d would admit "CR-١٢٣"
 _TOP_RE = re.compile(rf"(SOP|CR|INV)-({_NUM})")
 _VAR_RE = re.compile(rf"((?:CR|INV)-{_NUM})-VAR-({_NUM})")
+_ANY_RE = re.compile(rf"((SOP|CR|INV)-({_NUM}))(?:-VAR-({_NUM}))?")
 MAX_NUMBER = 999_999
 
 
@@ -101,6 +102,24 @@ def parse_doc_id(value: object) -> DocId:
         "(at least three digits: 001-999, then 1000...)",
         rule="id.format",
     )
+
+
+def id_names(names: list[str], suffix: str) -> list[str]:
+    """The ids among file names ``<ID><suffix>`` (exactly what :func:`parse_doc_id` accepts), in
+    :class:`DocId` order — one match per name, for listings of thousands of documents."""
+    keyed: list[tuple[tuple[str, int, int], str]] = []
+    cut = -len(suffix)
+    for name in names:
+        if not name.endswith(suffix):
+            continue
+        match = _ANY_RE.fullmatch(name[:cut])
+        if match is None or match.group(3) == "000" or match.group(4) == "000":
+            continue
+        if match.group(4) is not None and match.group(2) == "SOP":
+            continue
+        keyed.append(((match.group(2), int(match.group(3)), int(match.group(4) or 0)), name[:cut]))
+    keyed.sort()
+    return list(dict.fromkeys(text for _, text in keyed))
 
 
 def number_text(number: int) -> str:

@@ -117,6 +117,7 @@ def check_paths(layout: Layout, doc: DocId, journal: dict[str, Any]) -> None:
     writes = journal.get("writes")
     if not isinstance(writes, list) or not isinstance(journal.get("events"), list):
         raise CorruptJournal("writes and events must be lists")
+    _check_index_entry(journal.get("index"))
     users = named_users(journal)
     own = {layout.relative(layout.draft_file(doc)), layout.relative(layout.effective_file(doc))}
     archive_dir = layout.relative(layout.archive_file(doc, "0.1").parent)
@@ -147,6 +148,24 @@ def check_paths(layout: Layout, doc: DocId, journal: dict[str, Any]) -> None:
             if folder == "inbox" and doc_of_task_file(name) == doc and (text is None or user in users):
                 continue
         raise CorruptJournal(f"it writes {relative!r}, which an operation on {doc.text} may not write")
+
+
+def _check_index_entry(entry: object) -> None:
+    """The document's index row rides in the journal as data, not as a path: the shard it goes to
+    is fixed by the document's id (private state), so the policy only checks its shape."""
+    if entry is None:
+        return
+    if (
+        not isinstance(entry, dict)
+        or set(entry) - {"title", "created"}
+        or not isinstance(entry.get("title"), str)
+    ):
+        raise CorruptJournal("its index entry is not {title, created}")
+    created = entry.get("created")
+    if created is not None and not (
+        isinstance(created, list) and len(created) == 2 and all(isinstance(x, str) for x in created)
+    ):
+        raise CorruptJournal("its index entry's creation is not [user, timestamp]")
 
 
 def read_sealed(safe: SafeRoot, path: Path, seal: JournalSeal) -> dict[str, Any] | None:

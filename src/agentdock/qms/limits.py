@@ -22,6 +22,7 @@ terminal (``qms history``), notifications and other agents' context, so:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -48,7 +49,20 @@ def _forbidden(ch: str, allowed: str) -> bool:
     return code < 0x20 or 0x7F <= code <= 0x9F or ch in _BIDI or ch in _SEPARATORS
 
 
+_FORBIDDEN_CLASS = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_FORBIDDEN_RE = {
+    allowed: re.compile(
+        f"[{_FORBIDDEN_CLASS}]" if not allowed else f"(?![{re.escape(allowed)}])[{_FORBIDDEN_CLASS}]"
+    )
+    for allowed in ("", "\n", "\t\n\r")
+}
+
+
 def _first_bad(text: str, allowed: str) -> tuple[int, str] | None:
+    pattern = _FORBIDDEN_RE.get(allowed)
+    if pattern is not None:  # one C-speed scan (status of 10,000 documents prints ~1 MB)
+        match = pattern.search(text)
+        return None if match is None else (match.start(), match.group())
     for index, ch in enumerate(text):
         if _forbidden(ch, allowed):
             return index, ch

@@ -119,6 +119,7 @@ class Plan:
         final = self.new.evolve(audit_seq=base + len(self.change.events))
         self.change.meta = None if self.remove else final
         result = Result(message, self.qms.describe(final, pending=self.change.writes, **self.data))
+        self.change.title = str(result.data.get("title", ""))
         pending = _COMMIT_EXTRA.get()
         if pending is not None:
             if pending.used:

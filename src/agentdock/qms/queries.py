@@ -15,6 +15,7 @@ from agentdock.qms.agents import User, parse_user_name
 from agentdock.qms.documents import parse_document
 from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied, QmsError
 from agentdock.qms.ids import DocId, parse_doc_id
+from agentdock.qms.index import Row
 from agentdock.qms.limits import Limits, parse_limits, printable
 from agentdock.qms.model import Meta, Result, Version
 from agentdock.qms.roster import Roster
@@ -105,26 +106,50 @@ class QmsQueries:
     ) -> dict[str, Any]:
         return {**meta.to_json(), "doc_id": meta.id, "title": self.title(meta, pending), **extra}
 
+    # -- the index (agentdock.qms.index) --------------------------------------------------------------
+    def index_rows(
+        self, docs: list[str], cancelled: list[str] | None = None, *, check_sigs: bool = True
+    ) -> dict[str, Row]:
+        """Each document's index row, in the order given; stale shards are rebuilt from the files
+        (``check_sigs=False``: only which documents exist is checked, for what never changes)."""
+        found = self.storage.index.rows(
+            docs, cancelled, self.scan_row, lock=self.storage.user_lock, check_sigs=check_sigs
+        )
+        return {doc: found[doc] for doc in [*docs, *(cancelled or [])]}
+
+    def scan_row(self, text: str) -> Row:
+        """A document's row read from the files (what the index is rebuilt from): the verified
+        metadata under the document's lock, the title, and who created it when (the trail's first
+        line)."""
+        doc = parse_doc_id(text)
+        creation = self.storage.creation(doc)
+        creator, created = creation if creation else (None, None)
+        try:
+            with self.storage.document(doc):
+                sig = self.storage.index.signature(doc)
+                if sig is None and not self.storage.safe.kind(self.layout.meta_file(doc)):
+                    return Row(None, None, creator, created)  # cancelled: its trail remains
+                view = self.describe(self.storage.load_meta(doc))
+        except QmsError as exc:
+            view = {
+                "id": doc.text,
+                "version": "?",
+                "status": "UNREADABLE",
+                "owner": "?",
+                "title": f"[{exc.rule}] {exc.message}",
+            }
+            sig = None
+        return Row(sig, view, creator, created)
+
     # -- reading --------------------------------------------------------------------------------------
     def status(self, actor: str, doc_id: str | None = None) -> Result:
         self.user(actor)
         if doc_id is None:
-            self.storage.recover_all()
-            rows = []
-            for doc in self.storage.all_documents():
-                try:
-                    with self.storage.document(doc):
-                        rows.append(self.describe(self.storage.load_meta(doc)))
-                except QmsError as exc:
-                    rows.append(
-                        {
-                            "id": doc.text,
-                            "version": "?",
-                            "status": "UNREADABLE",
-                            "owner": "?",
-                            "title": f"[{exc.rule}] {exc.message}",
-                        }
-                    )
+            listing = self.storage.listing()
+            self.storage.recover_all(listing)
+            rows = [
+                row.view for row in self.index_rows(self.storage.document_names(listing)).values() if row.view
+            ]
             lines = [
                 f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}"
                 for r in rows
@@ -136,7 +161,7 @@ class QmsQueries:
                 lines.append(
                     f"WARNING: {len(quarantined)} journal(s) quarantined, never replayed; see `qms doctor`"
                 )
-            return Result(printable("\n".join(lines)) or "No documents.", data)
+            return Result("\n".join(printable(line) for line in lines) or "No documents.", data)
         doc = parse_doc_id(doc_id)
         with self.storage.document(doc):
             meta = self.storage.load_meta(doc)
@@ -155,7 +180,7 @@ class QmsQueries:
             lines.append("  reviews: " + ", ".join(f"{u}={o}" for u, o in meta.review_outcomes.items()))
         if not trail.ok:
             lines.append(f"  WARNING: audit trail {trail.summary}")
-        return Result(printable("\n".join(lines)), data)
+        return Result("\n".join(printable(line) for line in lines), data)
 
     def read(self, actor: str, doc_id: str, version: str | None = None) -> Result:
         self.user(actor)
@@ -226,7 +251,7 @@ class QmsQueries:
             for t in tasks
         ]
         return Result(
-            printable("\n".join(lines)) or "Inbox empty.",
+            "\n".join(printable(line) for line in lines) or "Inbox empty.",
             {"user": user.name, "tasks": [t.as_dict() for t in tasks]},
         )
 

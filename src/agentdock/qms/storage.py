@@ -50,7 +50,8 @@ from typing import Any
 from agentdock.mcphost.files import file_lock
 from agentdock.qms.audit import Anchor, TrailCheck, chain_events, encode, verify_trail
 from agentdock.qms.errors import BadRequest, IntegrityError, NotFound, QmsError, StorageError, UnsafePath
-from agentdock.qms.ids import DocId, DocType, Layout, existing_numbers, number_text, parse_doc_id
+from agentdock.qms.ids import DocId, DocType, Layout, existing_numbers, id_names, number_text, parse_doc_id
+from agentdock.qms.index import DocIndex
 from agentdock.qms.journal import CorruptJournal, JournalSeal, check_paths, read_sealed
 from agentdock.qms.model import Meta
 from agentdock.qms.safefs import SafeRoot
@@ -88,6 +89,7 @@ class Change:
     meta: Meta | None  # None: the document's metadata is removed (cancel)
     writes: dict[Path, str | None] = field(default_factory=dict)  # path -> text, or None to delete
     events: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""  # the document's title after the change (its row in the index)
 
 
 class Storage:
@@ -96,6 +98,7 @@ class Storage:
         self.root = root
         self.safe = SafeRoot(root)
         self.seal = JournalSeal(root)
+        self.index = DocIndex(self.layout, self.safe)
 
     # -- locks ----------------------------------------------------------------------------------------
     def _lock(self, name: str) -> contextlib.AbstractContextManager[None]:
@@ -112,7 +115,7 @@ class Storage:
             yield
 
     def user_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
-        """A named cross-process lock (for example one user's creations)."""
+        """A named cross-process lock (for example one user's creations, or an index shard)."""
         return self._lock(name)
 
     @contextlib.contextmanager
@@ -205,15 +208,43 @@ class Storage:
     def exists(self, doc: DocId) -> bool:
         return self.safe.is_file(self.layout.meta_file(doc))
 
-    def all_documents(self) -> list[DocId]:
-        docs: list[DocId] = []
-        meta_root = self.layout.qms / ".meta"
-        for doc_type in DocType:
-            for name in self.safe.listdir(meta_root / doc_type.value):
-                if name.endswith(".json"):
-                    with contextlib.suppress(BadRequest):
-                        docs.append(parse_doc_id(name[: -len(".json")]))
-        return sorted(docs)
+    def listing(self, kind: str = ".meta") -> dict[DocType, list[str]]:
+        """The names in each type's ``QMS/.meta`` (or ``.audit``) folder; UnsafePath for a linked one."""
+        return {t: self.safe.listdir(self.layout.qms / kind / t.value) for t in DocType}
+
+    def all_documents(self, listing: dict[DocType, list[str]] | None = None) -> list[DocId]:
+        """Every document with metadata, in id order (numeric: CR-999 before CR-1000)."""
+        return [DocId(text) for text in self.document_names(listing)]
+
+    def document_names(self, listing: dict[DocType, list[str]] | None = None) -> list[str]:
+        """The ids of every document with metadata, as text, in id order."""
+        listing = listing or self.listing()
+        return id_names([n for names in listing.values() for n in names], ".json")
+
+    def known_ids(self) -> set[str]:
+        """The names of every document with metadata or an audit trail (no parsing: a set of names
+        to compare with the index's)."""
+        known: set[str] = set()
+        for kind, suffix in ((".meta", ".json"), (".audit", ".jsonl")):
+            for names in self.listing(kind).values():
+                cut = -len(suffix)
+                known.update(n[:cut] for n in names if n.endswith(suffix) and not n.startswith("."))
+        return known
+
+    def trail_names(self) -> list[str]:
+        """The ids of every document with an audit trail (cancelled ones included), in id order."""
+        return id_names([n for names in self.listing(".audit").values() for n in names], ".jsonl")
+
+    def creation(self, doc: DocId) -> tuple[str, str] | None:
+        """Who created ``doc`` and when: the trail's first line, if it is a CREATE event."""
+        try:
+            head = self.safe.read_head(self.layout.audit_file(doc), 4096)
+            first = json.loads(head.split(b"\n", 1)[0]) if head else None
+        except (QmsError, ValueError):
+            return None
+        if isinstance(first, dict) and first.get("event") == "CREATE" and isinstance(first.get("user"), str):
+            return first["user"], str(first.get("ts"))
+        return None
 
     def _anchor(self, doc: DocId) -> Anchor | None:
         raw = self.safe.read_text(self.layout.audit_anchor(doc), limit=MAX_ANCHOR_BYTES)
@@ -292,6 +323,7 @@ class Storage:
             "events": [json.loads(line) for line in lines],
             "base": None if base is None else base.to_json(),
             "anchor": anchor.to_json(),
+            "index": {"title": change.title, "created": _created(change.events)},
         }
         check_paths(self.layout, doc, journal)  # our own policy: a bug here is caught before disk
         for path, text in change.writes.items():
@@ -310,7 +342,7 @@ class Storage:
         self.safe.write_text(self.layout.journal_file(doc), self.seal.seal(journal))
         self._apply(doc, journal)
 
-    def recover_all(self) -> list[DocId]:
+    def recover_all(self, listing: dict[DocType, list[str]] | None = None) -> list[DocId]:
         """Finish every interrupted operation (each under its document's lock) and quarantine what
         cannot be finished; returns the documents whose journal was found.  Never raises for one
         document's trouble: it is logged and the others go on."""
@@ -319,7 +351,7 @@ class Storage:
         for doc_type in DocType:
             folder = meta_root / doc_type.value
             try:
-                names = self.safe.listdir(folder)
+                names = listing[doc_type] if listing is not None else self.safe.listdir(folder)
             except UnsafePath as exc:  # reported, and the other folders still recover
                 log.error("cannot look for interrupted operations in %s: %s", folder, exc)
                 continue
@@ -443,12 +475,25 @@ class Storage:
             self.safe.unlink(meta_path, sync_dir=False)
         else:
             self.safe.write_text(meta_path, meta_text(journal["meta"]), sync_dir=False)
-        for folder in {*touched, anchor_path.parent, meta_path.parent}:
+        self._index(doc, journal)
+        for folder in {*touched, anchor_path.parent, meta_path.parent, self.index.folder}:
             try:
                 self.safe.fsync_dir(folder)
             except UnsafePath as exc:  # an agent's folder swapped for a link: its copy was skipped above
                 log.warning("not flushing %s: %s", folder, exc)
         self.safe.unlink(self.layout.journal_file(doc))
+
+    def _index(self, doc: DocId, journal: dict[str, Any]) -> None:
+        """The document's index row, in the same journaled step (a journal from before the index
+        existed has none: the shard is then found stale and rebuilt by the next reader)."""
+        entry = journal.get("index")
+        if not isinstance(entry, dict):
+            return
+        meta = journal["meta"]
+        view = None if meta is None else {**meta, "doc_id": meta["id"], "title": str(entry.get("title", ""))}
+        raw = entry.get("created")
+        created = (str(raw[0]), str(raw[1])) if isinstance(raw, list) and len(raw) == 2 else None
+        self.index.record(doc, view, created, lock=self._lock, creation_of=self.creation)
 
     def _give_to_workspace_owner(self, path: Path) -> None:
         """As root, hand a file just written into an agent's workspace to the workspace's owner."""
@@ -474,3 +519,10 @@ class Storage:
         for event in events:
             if int(event["seq"]) > last_seq:
                 self.safe.append_line(path, encode(event))
+
+
+def _created(events: list[dict[str, Any]]) -> list[str] | None:
+    for event in events:
+        if event.get("event") == "CREATE":
+            return [str(event.get("user")), str(event.get("ts"))]
+    return None
