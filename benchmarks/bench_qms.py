@@ -10,6 +10,10 @@ Rows: p50/p99 latency of a read tool (``qms_status``) and a mutating tool
 (``qms_create``: journal, fsyncs, audit), and throughput with 7 concurrent
 clients (one per default agent, mixed reads and claude's creates).
 
+Then the growth curve (:mod:`qms_growth`): ms per create, checkin, inbox, status-one and
+status-all at 10, 100 and 1,000 documents (``AGENTDOCK_BENCH_QMS_SIZES=10,100,1000,10000`` for
+the long form; built projects are cached between runs).
+
 Run alone: ``.venv/bin/python benchmarks/run.py --only qms`` or ``python benchmarks/bench_qms.py``.
 """
 
@@ -24,6 +28,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import qms_growth
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -153,7 +158,9 @@ def run() -> list[dict[str, Any]]:
             "note": "one client, one call at a time",
         },
     ]
-    return rows
+    curve = qms_growth.growth(qms_growth.sizes_from_env())
+    print(qms_growth.table(curve))
+    return rows + qms_growth.rows(curve)
 
 
 if __name__ == "__main__":

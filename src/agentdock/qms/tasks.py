@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -33,6 +34,7 @@ from agentdock.qms.safefs import SafeRoot
 __all__ = ["TASK_FILE_RE", "Task", "parse_task", "read_inbox", "render_task", "task_file_name"]
 
 MAX_TASK_BYTES = 64 * 1024
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 WORKFLOW_TYPES = ("REVIEW", "APPROVAL", "PRE_REVIEW", "PRE_APPROVAL", "POST_REVIEW", "POST_APPROVAL")
 TASK_FILE_RE = re.compile(
     r"task-(?P<doc>.+)-(?P<workflow>"
@@ -103,7 +105,9 @@ def render_task(task: Task) -> str:
 def parse_task(text: str) -> Task:
     if not text.startswith("---\n") or "\n---" not in text[3:]:
         raise BadRequest("task file has no front matter", rule="task.format")
-    front = yaml.safe_load(text[4 : text.index("\n---", 3)])
+    # Task files are the QMS's own output: libyaml's safe loader (same constructors as
+    # ``yaml.safe_load``, about ten times faster) keeps an inbox of many tasks cheap.
+    front = yaml.load(text[4 : text.index("\n---", 3)], Loader=_LOADER)  # noqa: S506 - a safe loader
     if not isinstance(front, dict) or any(name not in front for name in FIELDS):
         raise BadRequest(f"task front matter must hold {', '.join(FIELDS)}", rule="task.format")
     return Task(**{name: str(front[name]) for name in FIELDS})
