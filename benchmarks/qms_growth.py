@@ -7,8 +7,8 @@ must cost the caller's tasks, not the project's documents).
 *Building.*  The documents are made by the same ``Qms.create``/``checkin``/``route`` calls as in
 production, in a child process whose ``os.fsync`` is a no-op: the files are byte-for-byte those
 the durable path writes (fsync changes when bytes reach the disk, not which bytes), only faster.
-Built projects are cached under ``$XDG_CACHE_HOME/agentdock/bench-qms/`` keyed by N and a hash of
-the QMS source, and copied for each run.  Copying gives every file a new inode, so the first
+Built projects are cached under ``$XDG_CACHE_HOME/agentdock/bench-qms/<N>-v<BUILD>`` and copied
+for each run (``--rebuild`` builds them again; bump ``BUILD`` when the files the QMS writes change).  Copying gives every file a new inode, so the first
 ``status-all`` of a run finds the whole index stale and rebuilds it: that figure is reported as
 ``status-all (rebuild)``.
 
@@ -23,7 +23,6 @@ measures another checkout's ``src``, for before/after figures on the same projec
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
@@ -41,7 +40,6 @@ ROUTED = 5
 REPEAT = {"create": 5, "checkin": 5, "inbox": 20, "status-one": 20, "status-all": 5}
 OPS = ("create", "checkin", "inbox", "status-one", "status-all (rebuild)", "status-all")
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parent / "src"
 
 
 def _cache_dir() -> Path:
@@ -49,11 +47,7 @@ def _cache_dir() -> Path:
     return base / "agentdock" / "bench-qms"
 
 
-def _source_hash() -> str:
-    digest = hashlib.sha256()
-    for path in sorted((SRC / "agentdock" / "qms").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+BUILD = 1
 
 
 def _build(root: Path, size: int) -> None:
@@ -72,10 +66,10 @@ def _build(root: Path, size: int) -> None:
             qms.route("claude", doc, "review")
 
 
-def project(size: int) -> Path:
-    """A cached project of ``size`` documents (built once per QMS source version)."""
-    target = _cache_dir() / f"{size}-{_source_hash()}"
-    if (target / ".complete").exists():
+def project(size: int, *, rebuild: bool = False) -> Path:
+    """A cached project of ``size`` documents."""
+    target = _cache_dir() / f"{size}-v{BUILD}"
+    if (target / ".complete").exists() and not rebuild:
         return target
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -150,8 +144,10 @@ def sizes_from_env(environ: dict[str, str] | None = None) -> tuple[int, ...]:
     return tuple(int(x) for x in raw.split(",") if x.strip()) or DEFAULT_SIZES
 
 
-def growth(sizes: tuple[int, ...], src: Path | None = None) -> dict[int, dict[str, float]]:
-    return {size: _measure_copy(project(size), src) for size in sizes}
+def growth(
+    sizes: tuple[int, ...], src: Path | None = None, *, rebuild: bool = False
+) -> dict[int, dict[str, float]]:
+    return {size: _measure_copy(project(size, rebuild=rebuild), src) for size in sizes}
 
 
 def rows(curve: dict[int, dict[str, float]]) -> list[dict[str, Any]]:
@@ -183,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default="")
     parser.add_argument("--src", type=Path, default=None, help="measure this checkout's src/ instead")
+    parser.add_argument("--rebuild", action="store_true", help="build the cached projects again")
     args = parser.parse_args(argv)
     sizes = sizes_from_env({"AGENTDOCK_BENCH_QMS_SIZES": args.sizes}) if args.sizes else sizes_from_env()
-    print(table(growth(sizes, args.src)))
+    print(table(growth(sizes, args.src, rebuild=args.rebuild)))
     return 0
 
 

@@ -95,6 +95,10 @@ class DocIndex:
         self.folder = layout.private_dir() / "index"
         self._cache: dict[str, tuple[Signature, dict[str, Row]]] = {}
 
+    def forget(self) -> None:
+        """Drop the shards parsed in memory (the next read parses the files again)."""
+        self._cache.clear()
+
     def path(self, shard: str) -> Path:
         return self.folder / f"{shard}.json"
 

@@ -91,7 +91,7 @@ class Qms:
         now = datetime.fromisoformat(self.clock())
         since = now - timedelta(seconds=window)
         recent = 0
-        for stamp in self._creations(user.name):
+        for stamp in self.creations(user.name):
             with contextlib.suppress(ValueError):
                 if datetime.fromisoformat(stamp) > since:
                     recent += 1
@@ -102,7 +102,7 @@ class Qms:
                 rule="limit.create-rate",
             )
 
-    def _creations(self, user: str) -> list[str]:
+    def creations(self, user: str) -> list[str]:
         """When ``user`` created each of their documents, from the index."""
         known = self.storage.known_ids()
         fast = self.storage.index.creations(user, known)
