@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from agentdock.launcher.engine import DockerUnavailable, docker_engine, in_ci
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agentdock_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """agentdock's per-user data folder (tokens, overlays, Claude logins) for the whole run.
+
+    Set once for the session in the process environment, so every server, launcher and
+    CLI subprocess the tests start agrees on it, and nothing lands in the real
+    ``~/.local/share/agentdock``.  Each project gets its own sub-folder (keyed by its root).
+    """
+    previous = os.environ.get("AGENTDOCK_DATA_DIR")
+    folder = tmp_path_factory.mktemp("agentdock-data")
+    os.environ["AGENTDOCK_DATA_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("AGENTDOCK_DATA_DIR", None)
+    else:
+        os.environ["AGENTDOCK_DATA_DIR"] = previous
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def _private(root: Path, caller: str | None) -> set[str]:
             else:
                 private.add(f"{rel}/container")
     if caller is not None:
-        private.add(paths.agent_container_dir(root, caller).relative_to(root).as_posix())
+        private.add(paths.legacy_agent_container_dir(root, caller).relative_to(root).as_posix())
     return private
 
 

@@ -3,46 +3,55 @@
 ::
 
     /<project>                               project root, read-only (working dir)
-    /<project>/.claude/users                 empty read-only tmpfs: other agents' folders are absent
+    /<project>/.claude                       empty read-only tmpfs: nothing of the project's .claude/
+                                             (other agents' folders, settings, hooks, commands, skills,
+                                             subagents) reaches the container; only what follows:
     /<project>/.claude/users/<agent>/workspace   read-write (checkouts land here)
     /<project>/.claude/users/<agent>/inbox   read-only (tasks routed to the agent)
     /<project>/.claude/sessions              read-write
-    /<project>/.agentdock                    empty read-only tmpfs: the token store is absent
+    /<project>/.claude/settings.json         overlay: launcher-generated (+ the person's agent-settings.json)
+    /<project>/.claude/settings.local.json   overlay: the same
+    /<project>/.agentdock                    empty read-only tmpfs: run state is absent
     /<project>/.mcp.json                     overlay: qms + git through /proxy/mcp_proxy.py, own token
-    /<project>/.claude/settings.local.json   overlay: project MCP servers enabled
     /<project>/CLAUDE.md                     overlay: .claude/agents/<agent>.md (agents other than claude)
     /home/agent/.claude                      the agent's Claude config dir (CLAUDE_CONFIG_DIR), read-write
     /projects                                read-write (named volume or host folder)
     /home/agent/.ssh                         read-only, when the host user has one
 
-Overlay files are written to ``<root>/.agentdock/overlays/<agent>/`` (masked in
-every container).  Docker cannot create a mount point inside a read-only bind
-mount, so a missing overlay target gets an inert stub in the project on the
-host (``{"mcpServers": {}}`` for ``.mcp.json``, ``{}`` for settings, an empty
-``CLAUDE.md``); `plan_layout` lists them so the caller can say so.
+Overlays are written to ``paths.agent_overlay_dir(root, agent)`` and the Claude
+config dir is ``paths.agent_container_dir(root, agent)`` — both in agentdock's
+data folder, outside the project, and bound into this agent's container only.
+Docker cannot create a mount point inside a read-only bind mount, so a missing
+overlay target at the project's top level gets an inert stub on the host
+(``{"mcpServers": {}}`` for ``.mcp.json``, an empty ``CLAUDE.md``); targets
+under ``.claude`` need none (the tmpfs holds their mount points).
+:mod:`agentdock.launcher.hostprep` applies the plan without following links.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentdock import paths
-from agentdock.launcher.errors import ConfigError
+from agentdock import paths, safefs
+from agentdock.launcher.errors import ConfigError, UnsafeHostPath
 from agentdock.launcher.project import container_project_dir
 
 __all__ = [
+    "COMMAND_SETTINGS",
     "CONTAINER_HOME",
     "MCP_SERVER_NAMES",
     "Bind",
     "ContainerLayout",
+    "HostDir",
     "LayoutSpec",
+    "agent_settings",
     "mcp_config",
     "plan_layout",
-    "prepare_host",
+    "read_definition",
+    "read_person_settings",
     "settings_local",
 ]
 
@@ -52,6 +61,8 @@ PROXY_PATH = "/proxy/mcp_proxy.py"
 MCP_SERVER_NAMES = ("qms", "git")
 #: tmpfs options of the masks: empty, read-only, tiny.
 MASK_TMPFS = "ro,size=64k,mode=0755"
+#: An agent definition (its CLAUDE.md overlay) is a few kilobytes.
+MAX_DEFINITION_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,16 +90,33 @@ class Bind:
 
 
 @dataclass(frozen=True)
+class HostDir:
+    """A folder the container mounts from the project: created if missing, checked link-free."""
+
+    rel: str  # relative to the project root
+    hand_over: bool  # the container user must be able to write it
+    mode: int = 0o755
+
+
+@dataclass(frozen=True)
 class ContainerLayout:
     project_dir: str
     binds: tuple[Bind, ...]
     tmpfs: dict[str, str]
     environment: dict[str, str]
-    overlay_dir: Path
-    overlays: dict[str, str]  # overlay file on host -> its content
-    stubs: tuple[Path, ...]  # missing overlay targets to create on the host
-    writable_dirs: tuple[Path, ...]  # host folders the container user must own
+    overlay_dir: Path  # in the data folder
+    config_dir: Path  # in the data folder (CLAUDE_CONFIG_DIR)
+    overlays: dict[str, str]  # overlay file name in overlay_dir -> its content
+    stubs: dict[str, str]  # missing top-level overlay targets (relative to root) -> inert content
+    project_dirs: tuple[HostDir, ...]  # project folders the container mounts
+    checked: tuple[str, ...]  # other project paths mounts cross: must not be links
+    root: Path = Path()
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def writable_dirs(self) -> tuple[Path, ...]:
+        """Host folders the container may write."""
+        return (*(self.root / d.rel for d in self.project_dirs if d.hand_over), self.config_dir)
 
 
 def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
@@ -115,9 +143,18 @@ def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
     return {"mcpServers": servers}
 
 
-def settings_local(existing: dict[str, Any] | None) -> dict[str, Any]:
-    """The project's own ``settings.local.json`` (if any) with the MCP servers enabled and allowed."""
-    settings = dict(existing or {})
+#: Keys of Claude Code settings whose value runs a program on the agent's behalf.
+COMMAND_SETTINGS = ("hooks", "apiKeyHelper", "awsAuthRefresh", "awsCredentialExport", "statusLine")
+
+
+def agent_settings(person: dict[str, Any] | None) -> dict[str, Any]:
+    """The settings overlay: MCP servers enabled and allowed, plus only what the *person* configured.
+
+    ``person`` comes from ``paths.person_settings_file()`` (agentdock's data folder), never from
+    the project: nothing an agent can write reaches hooks or permissions.  Without person hooks,
+    hooks are disabled outright (``disableAllHooks``).
+    """
+    settings: dict[str, Any] = dict(person or {})
     settings["enableAllProjectMcpServers"] = True
     settings["enabledMcpjsonServers"] = list(MCP_SERVER_NAMES)
     permissions = dict(settings.get("permissions") or {})
@@ -125,15 +162,46 @@ def settings_local(existing: dict[str, Any] | None) -> dict[str, Any]:
     allow += [f"mcp__{name}" for name in MCP_SERVER_NAMES if f"mcp__{name}" not in allow]
     permissions["allow"] = allow
     settings["permissions"] = permissions
+    if not settings.get("hooks"):
+        settings.pop("hooks", None)
+        settings["disableAllHooks"] = True
     return settings
 
 
-def _read_json_object(path: Path) -> dict[str, Any] | None:
+def settings_local(existing: dict[str, Any] | None) -> dict[str, Any]:
+    """Kept for callers of earlier versions: :func:`agent_settings`."""
+    return agent_settings(existing)
+
+
+def read_person_settings(path: Path) -> dict[str, Any] | None:
+    """The person's ``agent-settings.json`` (a JSON object), None when absent; ConfigError when bad."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) else None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object of Claude Code settings")
+    return data
+
+
+def read_definition(root: Path, agent: str) -> str | None:
+    """``.claude/agents/<agent>.md`` read without following links (None when absent)."""
+    try:
+        with safefs.open_dir(root, ".claude/agents") as (fd, _):
+            raw = safefs.read_regular_file(fd, f"{agent}.md", MAX_DEFINITION_BYTES, paths.agents_dir(root))
+    except FileNotFoundError:
+        return None
+    except safefs.UnsafePathError as exc:
+        if exc.reason == "does not exist":
+            return None
+        raise UnsafeHostPath(exc.path, exc.reason) from exc
+    return raw.decode("utf-8", "replace")
 
 
 def plan_layout(spec: LayoutSpec) -> ContainerLayout:
@@ -142,43 +210,40 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
     if ":" in str(root):
         raise ConfigError(f"project root {root} contains ':', which Docker bind mounts cannot express")
     proj = container_project_dir(root)
-    users_in = f"{proj}/.claude/users"
-    own_in = f"{users_in}/{spec.agent}"
-    overlay_dir = paths.state_dir(root) / "overlays" / spec.agent
+    own_rel = f".claude/users/{spec.agent}"
+    overlay_dir = paths.agent_overlay_dir(root, spec.agent)
+    config_dir = paths.agent_container_dir(root, spec.agent)
 
     overlays: dict[str, str] = {}
     binds: list[Bind] = [Bind(str(root), proj, read_only=True)]
-    stubs: list[Path] = []
+    stubs: dict[str, str] = {}
 
-    def overlay(name: str, content: str, target_rel: str, stub: str) -> None:
-        host_file = overlay_dir / name
-        overlays[str(host_file)] = content
-        binds.append(Bind(str(host_file), f"{proj}/{target_rel}", read_only=True))
-        if not (root / target_rel).exists():
-            stubs.append(root / target_rel)
-            overlays[str(root / target_rel)] = stub
+    def overlay(name: str, content: str, target_rel: str, stub: str | None) -> None:
+        overlays[name] = content
+        binds.append(Bind(str(overlay_dir / name), f"{proj}/{target_rel}", read_only=True))
+        if stub is not None:
+            stubs[target_rel] = stub
 
     overlay("mcp.json", json.dumps(mcp_config(spec), indent=2) + "\n", ".mcp.json", '{"mcpServers": {}}\n')
-    existing = _read_json_object(root / ".claude" / "settings.local.json")
-    overlay(
-        "settings.local.json",
-        json.dumps(settings_local(existing), indent=2) + "\n",
-        ".claude/settings.local.json",
-        "{}\n",
-    )
-    definition = paths.agents_dir(root) / f"{spec.agent}.md"
-    if spec.agent != "claude" and definition.is_file():
-        overlay("CLAUDE.md", definition.read_text(encoding="utf-8"), "CLAUDE.md", "")
+    settings = json.dumps(agent_settings(read_person_settings(paths.person_settings_file())), indent=2) + "\n"
+    overlay("settings.json", settings, ".claude/settings.json", None)
+    overlay("settings.local.json", settings, ".claude/settings.local.json", None)
+    if spec.agent != "claude":
+        definition = read_definition(root, spec.agent)
+        if definition is not None:
+            overlay("CLAUDE.md", definition, "CLAUDE.md", "")
 
-    workspace = paths.agent_workspace_dir(root, spec.agent)
-    inbox = paths.agent_inbox_dir(root, spec.agent)
-    sessions = paths.sessions_dir(root)
-    config = paths.agent_container_dir(root, spec.agent)
+    project_dirs = (
+        HostDir(f"{own_rel}/workspace", hand_over=True),
+        HostDir(f"{own_rel}/inbox", hand_over=False),
+        HostDir(".claude/sessions", hand_over=True),
+        HostDir(".agentdock", hand_over=False, mode=0o700),
+    )
     binds += [
-        Bind(str(workspace), f"{own_in}/workspace", read_only=False),
-        Bind(str(inbox), f"{own_in}/inbox", read_only=True),
-        Bind(str(sessions), f"{proj}/.claude/sessions", read_only=False),
-        Bind(str(config), CONTAINER_CONFIG_DIR, read_only=False),
+        Bind(str(root / own_rel / "workspace"), f"{proj}/{own_rel}/workspace", read_only=False),
+        Bind(str(root / own_rel / "inbox"), f"{proj}/{own_rel}/inbox", read_only=True),
+        Bind(str(paths.sessions_dir(root)), f"{proj}/.claude/sessions", read_only=False),
+        Bind(str(config_dir), CONTAINER_CONFIG_DIR, read_only=False),
     ]
     if isinstance(spec.projects, Path):
         binds.append(Bind(str(spec.projects), "/projects", read_only=False))
@@ -187,7 +252,7 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
     if spec.ssh_dir is not None and spec.ssh_dir.is_dir():
         binds.append(Bind(str(spec.ssh_dir), f"{CONTAINER_HOME}/.ssh", read_only=True))
 
-    tmpfs = {users_in: MASK_TMPFS, f"{proj}/.agentdock": MASK_TMPFS}
+    tmpfs = {f"{proj}/.claude": MASK_TMPFS, f"{proj}/.agentdock": MASK_TMPFS}
     environment = {
         "AGENTDOCK_AGENT": spec.agent,
         "AGENTDOCK_PROJECT_DIR": proj,
@@ -199,43 +264,10 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         tmpfs=tmpfs,
         environment=environment,
         overlay_dir=overlay_dir,
+        config_dir=config_dir,
         overlays=overlays,
-        stubs=tuple(stubs),
-        writable_dirs=(workspace, sessions, config, inbox),
+        stubs=stubs,
+        project_dirs=project_dirs,
+        checked=(".mcp.json", "CLAUDE.md"),
+        root=root,
     )
-
-
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid)
-    if path.is_dir():
-        for dirpath, dirnames, filenames in os.walk(path):
-            for name in dirnames + filenames:
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-
-
-def prepare_host(layout: ContainerLayout, *, uid: int, gid: int) -> None:
-    """Create the folders, overlay files and mount-point stubs ``layout`` needs on the host.
-
-    When the launcher runs as root and the container user is not root, the
-    agent's writable folders and its overlays are handed to the container user
-    (root keeps full access); otherwise ownership already matches.
-    """
-    for folder in layout.writable_dirs:
-        folder.mkdir(parents=True, exist_ok=True)
-    layout.overlay_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    stubs = set(layout.stubs)
-    for name, content in layout.overlays.items():
-        target = Path(name)
-        if target in stubs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                target.write_text(content, encoding="utf-8")
-            continue
-        tmp = target.with_name(target.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, target)
-    if os.geteuid() == 0 and uid != 0:
-        for folder in (*layout.writable_dirs, layout.overlay_dir):
-            _chown_tree(folder, uid, gid)

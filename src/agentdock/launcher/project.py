@@ -54,12 +54,8 @@ def child_env(
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$AGENTDOCK_DATA_DIR``, else ``$XDG_DATA_HOME/agentdock``, else ``~/.local/share/agentdock``."""
-    env = os.environ if environ is None else environ
-    if env.get("AGENTDOCK_DATA_DIR"):
-        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser()
-    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
-    return base / "agentdock"
+    """agentdock's data folder: :func:`agentdock.paths.data_home` (the one definition)."""
+    return paths.data_home(environ)
 
 
 def find_console_script(name: str) -> list[str]:
@@ -119,7 +115,7 @@ def init_demo_project(
         ],
     ]
     for index, argv in enumerate(steps):
-        if index == 1:  # agentdock's private state (token hashes, run folder, overlays) stays out of git
+        if index == 1:  # agentdock's run state (pid/log files, idempotency records) stays out of git
             with open(root / ".gitignore", "a", encoding="utf-8") as ignore:
                 ignore.write(".agentdock/\n")
         shown = " ".join([Path(argv[0]).name, *argv[1:]])

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from agentdock import paths
 from agentdock.launcher.image import agentdock_checkout
 from agentdock.launcher.layout import LayoutSpec, plan_layout
 from agentdock.launcher.session import bridge_gateway
@@ -20,6 +21,8 @@ def _expand(text: str, root: Path) -> str:
         "${PROJECT_ROOT}": str(root),
         "${PROJECT_NAME:-project}": root.name,
         "${AGENT:-claude}": "qa",
+        "${AGENT_DATA:?set AGENT_DATA}": str(paths.agent_data_dir(root, "qa")),
+        "${AGENT_DATA}": str(paths.agent_data_dir(root, "qa")),
     }.items():
         text = text.replace(var, value)
     return text
