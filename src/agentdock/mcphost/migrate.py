@@ -63,7 +63,9 @@ def _legacy_container_dirs(root: Path) -> list[tuple[str, Path]]:
     if not _is_real_dir(users.parent) or not _is_real_dir(users):
         return []
     found = []
-    for entry in sorted(os.scandir(users), key=lambda e: e.name):
+    with os.scandir(users) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
         if not AGENT_NAME_RE.match(entry.name) or not entry.is_dir(follow_symlinks=False):
             continue
         old = paths.legacy_agent_container_dir(root, entry.name)
@@ -94,7 +96,9 @@ def _move_login(old: Path, new: Path) -> int:
             st = old.lstat()
             os.chown(new, st.st_uid, st.st_gid)
     moved = 0
-    for entry in os.scandir(old):
+    with os.scandir(old) as listing:
+        entries = list(listing)
+    for entry in entries:
         target = new / entry.name
         if _lexists(target):
             continue
@@ -117,7 +121,9 @@ def migrate_legacy_secrets(root: Path) -> list[str]:
             if _lexists(token):
                 _remove(token)
                 notes.append(f"discarded {agent}'s old token {token}: a new one is issued at its next launch")
-            if any(True for _ in os.scandir(old)):
+            with os.scandir(old) as listing:
+                has_login = any(True for _ in listing)
+            if has_login:
                 _move_login(old, paths.agent_container_dir(root, agent))
                 notes.append(
                     f"moved {agent}'s Claude login {old} -> {paths.agent_container_dir(root, agent)}"
