@@ -210,7 +210,7 @@ def test_inside_qa_claudes_token_and_login_are_on_no_path_environment_or_mount(
             docker_client, qa, f"cat /proc/[0-9]*/environ 2>/dev/null | grep -c -F -e '{secret}'", user
         )
         assert out.strip() == "0", f"{what} in a process environment"
-    code, mountinfo = _sh(docker_client, qa, "cat /proc/self/mountinfo", user)
+    _code, mountinfo = _sh(docker_client, qa, "cat /proc/self/mountinfo", user)
     assert "/agents/qa/" in mountinfo and "/agents/claude" not in mountinfo and "/agents/bu" not in mountinfo
     for path in (
         f"{proj}/.claude/users/claude",
@@ -236,7 +236,7 @@ def test_the_projects_hooks_permissions_commands_and_skills_do_not_reach_the_con
         assert settings["permissions"]["allow"] == ["mcp__qms", "mcp__git"]
         assert HOOK_MARKER not in out
     assert _sh(docker_client, qa, f"touch {proj}/.claude/settings.json")[0] != 0  # read-only
-    code, out = _sh(docker_client, qa, f"cat {proj}/CLAUDE.md")
+    _code, out = _sh(docker_client, qa, f"cat {proj}/CLAUDE.md")
     assert out == (paths.agents_dir(launched.root) / "qa.md").read_text()
 
 
