@@ -206,7 +206,7 @@ def test_inside_qa_claudes_token_and_login_are_on_no_path_environment_or_mount(
             assert f"{proj}/.mcp.json" in hits  # its own, in its own .mcp.json: the search works
             continue
         assert hits == [], f"{what} readable in qa's container at {hits}"
-        code, out = _sh(
+        _code, out = _sh(
             docker_client, qa, f"cat /proc/[0-9]*/environ 2>/dev/null | grep -c -F -e '{secret}'", user
         )
         assert out.strip() == "0", f"{what} in a process environment"
@@ -230,7 +230,7 @@ def test_the_projects_hooks_permissions_commands_and_skills_do_not_reach_the_con
     code, out = _sh(docker_client, qa, f"ls -A {proj}/.claude; echo; ls -A {proj}/.claude/users")
     assert out.split() == ["sessions", "settings.json", "settings.local.json", "users", "qa"]
     for name in ("settings.json", "settings.local.json"):
-        code, out = _sh(docker_client, qa, f"cat {proj}/.claude/{name}")
+        _code, out = _sh(docker_client, qa, f"cat {proj}/.claude/{name}")
         settings = json.loads(out)
         assert "hooks" not in settings and settings["disableAllHooks"] is True
         assert settings["permissions"]["allow"] == ["mcp__qms", "mcp__git"]
