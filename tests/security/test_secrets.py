@@ -198,7 +198,7 @@ def test_inside_qa_claudes_token_and_login_are_on_no_path_environment_or_mount(
     searched = f"{proj} /home /tmp /run /root /projects /proxy /etc /var"
     mounts = "$(awk '{print $5}' /proc/self/mountinfo | grep -v -e '^/proc' -e '^/sys' -e '^/dev' | sort -u)"
     for what, secret in _secrets(launched).items():
-        code, out = _sh(
+        _code, out = _sh(
             docker_client, qa, f"grep -rIl -F -e '{secret}' {searched} {mounts} 2>/dev/null; echo end", user
         )
         hits = [line for line in out.split() if line != "end"]
@@ -227,7 +227,7 @@ def test_the_projects_hooks_permissions_commands_and_skills_do_not_reach_the_con
     docker_client: Any, launched: Launched
 ) -> None:
     qa, proj = launched.names["qa"], "/acme"
-    code, out = _sh(docker_client, qa, f"ls -A {proj}/.claude; echo; ls -A {proj}/.claude/users")
+    _code, out = _sh(docker_client, qa, f"ls -A {proj}/.claude; echo; ls -A {proj}/.claude/users")
     assert out.split() == ["sessions", "settings.json", "settings.local.json", "users", "qa"]
     for name in ("settings.json", "settings.local.json"):
         _code, out = _sh(docker_client, qa, f"cat {proj}/.claude/{name}")
