@@ -28,7 +28,7 @@ from pathlib import Path
 
 from agentdock import safefs
 from agentdock.launcher.errors import TokenError, UnsafeHostPath
-from agentdock.launcher.layout import ContainerLayout
+from agentdock.launcher.layout import AGENTS_OVERLAY, ContainerLayout
 from agentdock.mcphost import AuthError, make_private_dir
 
 __all__ = ["HostState", "prepare_host", "verify_host"]
@@ -93,6 +93,25 @@ def _config_dir(path: Path, owners: frozenset[int]) -> None:
             raise UnsafeHostPath(path, f"is owned by uid {st.st_uid}") from None
 
 
+def _write_public_subdirs(layout: ContainerLayout) -> None:
+    """Overlay folders (``agents/``): no secrets, readable by the container user, exactly the plan."""
+    groups: dict[str, dict[str, str]] = {}
+    for name, content in layout.overlays.items():
+        if "/" in name:
+            sub, _, leaf = name.partition("/")
+            groups.setdefault(sub, {})[leaf] = content
+    for sub in dict.fromkeys((AGENTS_OVERLAY, *groups)):
+        files = groups.get(sub, {})
+        with safefs.open_dir(layout.overlay_dir, sub, create=True, mode=0o755) as (fd, _):
+            os.fchmod(fd, 0o755)
+            with os.scandir(fd) as entries:
+                stale = [e.name for e in entries if e.name not in files]
+            for name in stale:
+                os.unlink(name, dir_fd=fd)
+            for name, content in files.items():
+                safefs.write_file_atomic(fd, name, content.encode("utf-8"), mode=0o644)
+
+
 def prepare_host(layout: ContainerLayout, *, uid: int, gid: int) -> HostState:
     """Check (pass one), then create and write (pass two) what ``layout`` needs on the host."""
     root = layout.root
@@ -127,9 +146,12 @@ def prepare_host(layout: ContainerLayout, *, uid: int, gid: int) -> HostState:
         raise TokenError(f"cannot prepare {layout.overlay_dir}: {exc}") from exc
     with safefs.open_dir(layout.overlay_dir) as (fd, _):
         for name, content in layout.overlays.items():
+            if "/" in name:
+                continue
             safefs.write_file_atomic(fd, name, content.encode("utf-8"), mode=0o600)
             if give:  # the container user reads its overlays; nobody else can reach this folder
                 os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+    _write_public_subdirs(layout)
     _config_dir(layout.config_dir, owners)
     if give:
         with safefs.open_dir(layout.config_dir) as (fd, _):

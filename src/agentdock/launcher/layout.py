@@ -11,6 +11,8 @@
     /<project>/.claude/sessions              read-write
     /<project>/.claude/settings.json         overlay: launcher-generated (+ the person's agent-settings.json)
     /<project>/.claude/settings.local.json   overlay: the same
+    /<project>/.claude/agents                overlay: the agent definitions (QMS roster) with only
+                                             name/group/description left in their front matter
     /<project>/.agentdock                    empty read-only tmpfs: run state is absent
     /<project>/.mcp.json                     overlay: qms + git through /proxy/mcp_proxy.py, own token
     /<project>/CLAUDE.md                     overlay: .claude/agents/<agent>.md (agents other than claude)
@@ -31,13 +33,17 @@ under ``.claude`` need none (the tmpfs holds their mount points).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from agentdock import paths, safefs
 from agentdock.launcher.errors import ConfigError, UnsafeHostPath
 from agentdock.launcher.project import container_project_dir
+from agentdock.mcphost.tokens import AGENT_NAME_RE
 
 __all__ = [
     "COMMAND_SETTINGS",
@@ -51,7 +57,9 @@ __all__ = [
     "mcp_config",
     "plan_layout",
     "read_definition",
+    "read_definitions",
     "read_person_settings",
+    "sanitized_definition",
     "settings_local",
 ]
 
@@ -61,6 +69,8 @@ PROXY_PATH = "/proxy/mcp_proxy.py"
 MCP_SERVER_NAMES = ("qms", "git")
 #: tmpfs options of the masks: empty, read-only, tiny.
 MASK_TMPFS = "ro,size=64k,mode=0755"
+#: The sanitized copy of ``.claude/agents`` (the QMS roster) inside the overlay folder.
+AGENTS_OVERLAY = "agents"
 #: An agent definition (its CLAUDE.md overlay) is a few kilobytes.
 MAX_DEFINITION_BYTES = 256 * 1024
 
@@ -204,6 +214,57 @@ def read_definition(root: Path, agent: str) -> str | None:
     return raw.decode("utf-8", "replace")
 
 
+#: Front-matter keys of ``.claude/agents/*.md`` that reach a container: the QMS roster's
+#: (``name``, ``group``) and a description.  Everything else Claude Code would honour in a
+#: subagent definition (``tools``, ``permissionMode``, ``hooks``, ``mcpServers``, ``model``…)
+#: is dropped.
+DEFINITION_KEYS = ("name", "group", "description")
+MAX_DEFINITIONS = 256
+
+
+def sanitized_definition(text: str) -> str:
+    """An agent definition with only :data:`DEFINITION_KEYS` (plain strings) left in its front matter."""
+    body, front = text, None
+    if text.startswith("---\n") and "\n---" in text[3:]:
+        end = text.index("\n---", 3)
+        try:
+            front = yaml.safe_load(text[4:end])
+        except yaml.YAMLError:
+            front = None
+        body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
+    kept = {}
+    if isinstance(front, dict):
+        kept = {k: front[k] for k in DEFINITION_KEYS if isinstance(front.get(k), str)}
+    head = f"---\n{yaml.safe_dump(kept, sort_keys=False)}---\n" if kept else ""
+    return head + body
+
+
+def read_definitions(root: Path) -> dict[str, str]:
+    """Every ``.claude/agents/<name>.md``, read without following links, sanitized; ``{}`` when absent."""
+    found: dict[str, str] = {}
+    try:
+        with safefs.open_dir(root, ".claude/agents") as (fd, _):
+            with os.scandir(fd) as entries:
+                names = sorted(
+                    e.name
+                    for e in entries
+                    if e.name.endswith(".md") and AGENT_NAME_RE.match(e.name[:-3]) and not e.is_symlink()
+                )
+            for name in names[:MAX_DEFINITIONS]:
+                try:
+                    raw = safefs.read_regular_file(
+                        fd, name, MAX_DEFINITION_BYTES, paths.agents_dir(root) / name
+                    )
+                except (safefs.UnsafePathError, FileNotFoundError):
+                    continue  # a link, a FIFO, too big, or gone: not a definition
+                found[name] = sanitized_definition(raw.decode("utf-8", "replace"))
+    except safefs.UnsafePathError as exc:
+        if exc.reason == "does not exist":
+            return {}
+        raise UnsafeHostPath(exc.path, exc.reason) from exc
+    return found
+
+
 def plan_layout(spec: LayoutSpec) -> ContainerLayout:
     """Compute binds, masks, overlays and environment for ``spec`` (reads the project; writes nothing)."""
     root = spec.root
@@ -232,6 +293,10 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         definition = read_definition(root, spec.agent)
         if definition is not None:
             overlay("CLAUDE.md", definition, "CLAUDE.md", "")
+    definitions = read_definitions(root)
+    for name, content in definitions.items():
+        overlays[f"{AGENTS_OVERLAY}/{name}"] = content
+    binds.append(Bind(str(overlay_dir / AGENTS_OVERLAY), f"{proj}/.claude/agents", read_only=True))
 
     project_dirs = (
         HostDir(f"{own_rel}/workspace", hand_over=True),

@@ -125,3 +125,26 @@ def test_ssh_folder_is_mounted_read_only_only_when_present(project: Path, tmp_pa
     ssh.mkdir()
     bind = _binds(plan_layout(LayoutSpec(project, "qa", "t", ssh_dir=ssh)))["/home/agent/.ssh"]
     assert bind.read_only and bind.source == str(ssh)
+
+
+def test_agent_definitions_reach_the_container_with_only_the_roster_keys(project: Path) -> None:
+    from agentdock.launcher.layout import sanitized_definition
+
+    risky = (
+        "---\nname: bu\ngroup: reviewer\ndescription: reviews\npermissionMode: bypassPermissions\n"
+        "tools: Bash\nhooks:\n  Stop: []\nmcpServers: {x: {command: sh}}\n---\n# You are bu\n"
+    )
+    (paths.agents_dir(project) / "bu.md").write_text(risky)
+    (paths.agents_dir(project) / "evil.md").symlink_to("/etc/passwd")
+    layout = plan_layout(LayoutSpec(project, "qa", "tok"))
+    bind = _binds(layout)["/demo-proj/.claude/agents"]
+    assert bind.read_only and bind.source == str(layout.overlay_dir / "agents")
+    assert layout.overlays["agents/bu.md"] == (
+        "---\nname: bu\ngroup: reviewer\ndescription: reviews\n---\n# You are bu\n"
+    )
+    assert "agents/evil.md" not in layout.overlays and "agents/qa.md" in layout.overlays
+    assert sanitized_definition("no front matter\n") == "no front matter\n"
+    prepare_host(layout, uid=1000, gid=1000)
+    copied = layout.overlay_dir / "agents"
+    assert sorted(p.name for p in copied.iterdir()) == sorted(n[7:] for n in layout.overlays if "/" in n)
+    assert copied.stat().st_mode & 0o777 == 0o755
