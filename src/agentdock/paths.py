@@ -23,9 +23,10 @@ process environment at call time; nothing is read at import).
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from agentdock import defaults
 
 __all__ = [
     "DEFAULT_AGENTS",
@@ -104,13 +105,8 @@ def run_dir(root: Path) -> Path:
 
 
 def data_home(environ: Mapping[str, str] | None = None) -> Path:
-    """``$AGENTDOCK_DATA_DIR``, else ``$XDG_DATA_HOME/agentdock``, else ``~/.local/share/agentdock``."""
-    env = os.environ if environ is None else environ
-    if env.get("AGENTDOCK_DATA_DIR"):
-        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser().absolute()
-    xdg = env.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "agentdock"
+    """agentdock's per-user data folder: :func:`agentdock.defaults.data_dir` (the one definition)."""
+    return defaults.data_dir(environ)
 
 
 def project_key(root: Path) -> str:

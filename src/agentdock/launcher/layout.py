@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from agentdock import paths, safefs
+from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.launcher.errors import ConfigError, UnsafeHostPath
 from agentdock.launcher.project import container_project_dir
 from agentdock.mcphost.tokens import AGENT_NAME_RE
@@ -82,8 +83,8 @@ class LayoutSpec:
     root: Path
     agent: str
     token: str
-    qms_port: int = 8000
-    git_port: int = 8001
+    qms_port: int = QMS_PORT
+    git_port: int | None = GIT_PORT  # None: no git-mcp (a project without git, or --no-git)
     server_host: str = "host.docker.internal"
     projects: str | Path = "agentdock-projects"  # a named volume, or a host folder
     ssh_dir: Path | None = None
@@ -131,7 +132,9 @@ class ContainerLayout:
 
 def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
     """The ``.mcp.json`` overlay: each server through the proxy, with this agent's token."""
-    ports = {"qms": spec.qms_port, "git": spec.git_port}
+    ports = {
+        name: port for name, port in (("qms", spec.qms_port), ("git", spec.git_port)) if port is not None
+    }
     servers = {
         name: {
             "type": "stdio",
@@ -149,6 +152,7 @@ def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
             "env": {},
         }
         for name in MCP_SERVER_NAMES
+        if name in ports
     }
     return {"mcpServers": servers}
 
