@@ -45,7 +45,8 @@ from agentdock.launcher import (
 )
 from agentdock.launcher.project import init_demo_project
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# a fresh machine builds the image in the module fixture: minutes, not the default 300 s
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 LOGIN_MARKER = "sk-ant-oat01-LOGIN-MARKER-of-claude-7c1e"
 OLD_TOKEN = "adk_OLD-LAYOUT-TOKEN-e41b0c"

@@ -379,9 +379,7 @@ def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, 
         move_secrets_out(root, reporter)
         reporter.step(f"Provisioning {agent}'s token")
         token = provision_token(root, agent)
-        reporter.info(
-            f"token file {paths.agent_token_file(root, agent)} (hash in {paths.token_store_file(root)})"
-        )
+        reporter.info(f"token in {paths.agent_data_dir(root, agent)} (outside the project)")
         servers = ensure_server_step(client, root, token, options, reporter, servers=servers)
         with stop_on_failure(client, root, servers, reporter):
             shared = ensure_image_step(client, options, reporter)
