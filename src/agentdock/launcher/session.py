@@ -39,7 +39,7 @@ from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_id
 from agentdock.launcher.layout import LayoutSpec
 from agentdock.launcher.ports import project_ports
 from agentdock.launcher.project import is_git_work_tree, resolve_project_root, validate_agent, validate_agents
-from agentdock.launcher.servers import ensure_servers, server_specs, stop_servers
+from agentdock.launcher.servers import ensure_servers, server_specs, servers_keep_root, stop_servers
 
 __all__ = [
     "PASSTHROUGH_ENV",
@@ -300,7 +300,13 @@ def ensure_server_step(
     hosts = ["127.0.0.1"] + ([gateway] if gateway else [])
     if gateway is None:
         reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
-    specs = server_specs(root, hosts, servers.qms_port, servers.git_port)
+    keep_root = servers_keep_root(root)
+    if keep_root:
+        reporter.info(
+            f"warning: you run ./launch.sh as root and root owns {root}, so the servers stay root "
+            "(--allow-root); chown the project to a user, or launch as that user, and they run as that user"
+        )
+    specs = server_specs(root, hosts, servers.qms_port, servers.git_port, allow_root=keep_root)
     probes = ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
     return replace(servers, started=tuple(s.command for s in specs if probes[s.name].started))
 

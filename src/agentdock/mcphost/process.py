@@ -9,13 +9,16 @@ and :func:`agentdock.gitgate.process.git_server_process`) for tests, benchmarks 
 Both servers print ``<name>: listening on http://H:P/mcp`` on stderr once bound
 (:func:`agentdock.mcphost.http.serve`); the child starts on port 0 and the URL is
 read from that line with a bounded wait.  The child gets an argument list (no
-shell) and the environment given.  On exit it is terminated (then killed); its
+shell) and the environment given (plus ``AGENTDOCK_ALLOW_ROOT`` from this process when
+``env`` does not say: a test suite run as root on root-owned scratch projects sets it
+once).  On exit it is terminated (then killed); its
 stderr is kept as evidence for failures.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
 import subprocess
@@ -45,6 +48,13 @@ class ServerProcess:
     @property
     def stderr(self) -> str:
         return "".join(self.stderr_lines)
+
+
+def _with_root_policy(env: Mapping[str, str]) -> dict[str, str]:
+    child = dict(env)
+    if "AGENTDOCK_ALLOW_ROOT" not in child and "AGENTDOCK_ALLOW_ROOT" in os.environ:
+        child["AGENTDOCK_ALLOW_ROOT"] = os.environ["AGENTDOCK_ALLOW_ROOT"]
+    return child
 
 
 @contextlib.contextmanager
@@ -81,7 +91,9 @@ def mcp_server_process(
         text=True,
         # the token store lives in agentdock's data folder: the server must use the one this
         # process (which provisions the tokens) uses, even through an allow-listed environment
-        env={**env, "AGENTDOCK_DATA_DIR": env.get("AGENTDOCK_DATA_DIR") or str(paths.data_home())},
+        env=_with_root_policy(
+            {**env, "AGENTDOCK_DATA_DIR": env.get("AGENTDOCK_DATA_DIR") or str(paths.data_home())}
+        ),
     )
     lines: list[str] = []
     announced: queue.Queue[str] = queue.Queue()
