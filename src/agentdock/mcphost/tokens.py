@@ -217,6 +217,13 @@ class TokenStore:
             st = self.path.stat()
         except FileNotFoundError:
             return {}
+        except PermissionError as exc:
+            # a server that dropped root to the project's owner can no longer reach root's data
+            # folder: it keeps the hashes it read before the drop (a rotation needs a restart)
+            with self._cache_lock:
+                if self._cache is not None:
+                    return self._cache.hashes
+            raise TokenStoreError(f"cannot stat {self.path}: {exc}") from exc
         except OSError as exc:
             raise TokenStoreError(f"cannot stat {self.path}: {exc}") from exc
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
