@@ -11,7 +11,7 @@
     /<project>/.claude/sessions              read-write
     /<project>/.claude/settings.json         overlay: launcher-generated (+ the person's agent-settings.json)
     /<project>/.claude/settings.local.json   overlay: the same
-    /<project>/.claude/agents                overlay: the agent definitions (QMS roster) with only
+    /<project>/.claude/agents                overlay: the agent definitions with only
                                              name/group/description left in their front matter
     /<project>/.agentdock                    empty read-only tmpfs: run state is absent
     /<project>/.mcp.json                     overlay: qms + git through /proxy/mcp_proxy.py, own token
@@ -218,8 +218,8 @@ def read_definition(root: Path, agent: str) -> str | None:
     return raw.decode("utf-8", "replace")
 
 
-#: Front-matter keys of ``.claude/agents/*.md`` that reach a container: the QMS roster's
-#: (``name``, ``group``) and a description.  Everything else Claude Code would honour in a
+#: Front-matter keys of ``.claude/agents/*.md`` that reach a container: ``name``, ``group``
+#: (informational; the QMS roster is ``QMS/.meta/roster.json``) and a description.  Everything else Claude Code would honour in a
 #: subagent definition (``tools``, ``permissionMode``, ``hooks``, ``mcpServers``, ``model``…)
 #: is dropped.
 DEFINITION_KEYS = ("name", "group", "description")
