@@ -152,6 +152,14 @@ def prepare_host(layout: ContainerLayout, *, uid: int, gid: int) -> HostState:
             if give:  # the container user reads its overlays; nobody else can reach this folder
                 os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
     _write_public_subdirs(layout)
+    for own in layout.own_dirs:  # e.g. <projects folder>/<agent>: the person's folder, this agent's part
+        own.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with safefs.open_dir(own.parent, own.name, create=True, owners=owners) as (fd, _):
+                if give:
+                    safefs.hand_over_tree(fd, uid, gid, from_uids=[euid])
+        except safefs.UnsafePathError as exc:
+            raise _unsafe(exc) from exc
     _config_dir(layout.config_dir, owners)
     if give:
         with safefs.open_dir(layout.config_dir) as (fd, _):

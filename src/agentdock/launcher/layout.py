@@ -8,7 +8,8 @@
                                              subagents) reaches the container; only what follows:
     /<project>/.claude/users/<agent>/workspace   read-write (checkouts land here)
     /<project>/.claude/users/<agent>/inbox   read-only (tasks routed to the agent)
-    /<project>/.claude/sessions              read-write
+    /<project>/.claude/sessions              read-only (the project's), other agents' notes visible
+    /<project>/.claude/sessions/<agent>      read-write: this agent's own session notes
     /<project>/.claude/settings.json         overlay: launcher-generated (+ the person's agent-settings.json)
     /<project>/.claude/settings.local.json   overlay: the same
     /<project>/.claude/agents                overlay: the agent definitions with only
@@ -17,7 +18,8 @@
     /<project>/.mcp.json                     overlay: qms + git through /proxy/mcp_proxy.py, own token
     /<project>/CLAUDE.md                     overlay: .claude/agents/<agent>.md (agents other than claude)
     /home/agent/.claude                      the agent's Claude config dir (CLAUDE_CONFIG_DIR), read-write
-    /projects                                read-write (named volume or host folder)
+    /projects                                read-write, the agent's own: volume <name>-<agent>,
+                                             or <host folder>/<agent>
     /home/agent/.ssh                         read-only, when the host user has one
 
 Overlays are written to ``paths.agent_overlay_dir(root, agent)`` and the Claude
@@ -122,12 +124,14 @@ class ContainerLayout:
     project_dirs: tuple[HostDir, ...]  # project folders the container mounts
     checked: tuple[str, ...]  # other project paths mounts cross: must not be links
     root: Path = Path()
+    own_dirs: tuple[Path, ...] = ()  # host folders outside the project that only this agent writes
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def writable_dirs(self) -> tuple[Path, ...]:
         """Host folders the container may write."""
-        return (*(self.root / d.rel for d in self.project_dirs if d.hand_over), self.config_dir)
+        hand = (self.root / d.rel for d in self.project_dirs if d.hand_over)
+        return (*hand, self.config_dir, *self.own_dirs)
 
 
 def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
@@ -302,22 +306,28 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         overlays[f"{AGENTS_OVERLAY}/{name}"] = content
     binds.append(Bind(str(overlay_dir / AGENTS_OVERLAY), f"{proj}/.claude/agents", read_only=True))
 
+    # Per agent, so no folder is writable by two agents (a channel between them otherwise).
+    own_sessions = f".claude/sessions/{spec.agent}"
     project_dirs = (
         HostDir(f"{own_rel}/workspace", hand_over=True),
         HostDir(f"{own_rel}/inbox", hand_over=False),
-        HostDir(".claude/sessions", hand_over=True),
+        HostDir(".claude/sessions", hand_over=False),
+        HostDir(own_sessions, hand_over=True),
         HostDir(".agentdock", hand_over=False, mode=0o700),
     )
     binds += [
         Bind(str(root / own_rel / "workspace"), f"{proj}/{own_rel}/workspace", read_only=False),
         Bind(str(root / own_rel / "inbox"), f"{proj}/{own_rel}/inbox", read_only=True),
-        Bind(str(paths.sessions_dir(root)), f"{proj}/.claude/sessions", read_only=False),
+        Bind(str(paths.sessions_dir(root)), f"{proj}/.claude/sessions", read_only=True),
+        Bind(str(root / own_sessions), f"{proj}/{own_sessions}", read_only=False),
         Bind(str(config_dir), CONTAINER_CONFIG_DIR, read_only=False),
     ]
+    own_projects: tuple[Path, ...] = ()
     if isinstance(spec.projects, Path):
-        binds.append(Bind(str(spec.projects), "/projects", read_only=False))
+        own_projects = (spec.projects / spec.agent,)
+        binds.append(Bind(str(own_projects[0]), "/projects", read_only=False))
     else:
-        binds.append(Bind(spec.projects, "/projects", read_only=False, volume=True))
+        binds.append(Bind(f"{spec.projects}-{spec.agent}", "/projects", read_only=False, volume=True))
     if spec.ssh_dir is not None and spec.ssh_dir.is_dir():
         binds.append(Bind(str(spec.ssh_dir), f"{CONTAINER_HOME}/.ssh", read_only=True))
 
@@ -339,4 +349,5 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         project_dirs=project_dirs,
         checked=(".mcp.json", "CLAUDE.md"),
         root=root,
+        own_dirs=own_projects,
     )
