@@ -82,6 +82,7 @@ LINK_POSITIONS = [
     ".claude/users/qa/inbox",
     ".claude/users/qa",
     ".claude/users",
+    ".claude/sessions/qa",
     ".claude/sessions",
     ".claude",
     ".agentdock",
