@@ -1,0 +1,127 @@
+"""``agentdock rehearse``: run a scenario in real agent containers with the scripted model.
+
+    agentdock rehearse --list
+    agentdock rehearse cr-lifecycle [--project-root DIR] [--workdir DIR] [--record FILE]
+    agentdock rehearse my-scenario.yaml
+
+Exit status: 0 every expectation held; 1 a step or turn failed; 2 bad usage or
+a scenario file that does not parse; 3 the run could not be set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+from agentdock.rehearsal.errors import RehearsalSetupError, ScenarioError
+from agentdock.rehearsal.runner import RehearsalOptions, RehearsalResult, rehearse
+from agentdock.rehearsal.scenario import Scenario, load_scenario, shipped_scenarios
+from agentdock.rehearsal.timeline import HEADER, step_rows, summary
+
+__all__ = ["main", "parse_args"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentdock rehearse",
+        description="Run real Claude Code sessions in agent containers, driven by a scripted model "
+        "(no model API, no token spent). Exit 0 only when every expectation held.",
+    )
+    parser.add_argument("scenario", nargs="?", help="a shipped scenario's name (see --list) or a YAML file")
+    parser.add_argument("--list", action="store_true", help="print the shipped scenarios, one per line")
+    parser.add_argument(
+        "--project-root", type=Path, help="run in this QMS project (default: a fresh throw-away one)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="make the throw-away project here and keep it (default: a temp dir)"
+    )
+    parser.add_argument("--image", help="agent image tag (default: $AGENTDOCK_IMAGE, else claude-agent)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the image first")
+    parser.add_argument(
+        "--turn-timeout", type=float, default=300.0, help="seconds one turn may take (default 300)"
+    )
+    parser.add_argument("--record", type=Path, help="write every step, turn and model request as JSON here")
+    parser.add_argument(
+        "--allow-push", action="store_true", help="let a pushing scenario push from --project-root"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the scripted model's decisions")
+    return parser
+
+
+def parse_args(
+    argv: Sequence[str], environ: Mapping[str, str]
+) -> tuple[argparse.Namespace, RehearsalOptions]:
+    args = _parser().parse_args(list(argv))
+    if not args.list and not args.scenario:
+        _parser().error("name a scenario (or --list)")
+    if args.turn_timeout <= 0:
+        _parser().error("--turn-timeout must be positive")
+    if args.project_root is not None and args.workdir is not None:
+        _parser().error("--workdir is for the throw-away project; it cannot go with --project-root")
+    options = RehearsalOptions(
+        project_root=args.project_root,
+        workdir=args.workdir,
+        image=args.image or environ.get("AGENTDOCK_IMAGE") or "claude-agent",
+        rebuild=args.rebuild,
+        turn_timeout_s=args.turn_timeout,
+        allow_push=args.allow_push,
+    )
+    return args, options
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _report(result: RehearsalResult) -> None:
+    print()
+    print(f"rehearsal {result.scenario.name} (run {result.run_id}): {'PASSED' if result.ok else 'FAILED'}")
+    print(HEADER)
+    for line in step_rows(result.steps):
+        print(line)
+    for line in summary(result.steps, result.turns, result.model.requests):
+        print(line)
+
+
+def _list() -> int:
+    for name, scenario in shipped_scenarios().items():
+        print(f"{name}\t{scenario.description}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    args, options = parse_args(sys.argv[1:] if argv is None else argv, environ)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    try:
+        if args.list:
+            return _list()
+        scenario: Scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        print(f"agentdock rehearse: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"rehearsal {scenario.name}: {scenario.description}", flush=True)
+    try:
+        result = anyio.run(rehearse, scenario, options, _say)
+    except RehearsalSetupError as exc:
+        print(f"agentdock rehearse: setup failed: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        print("agentdock rehearse: interrupted; containers and servers were removed", file=sys.stderr)
+        return 130
+    _report(result)
+    if args.record is not None:
+        args.record.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"record: {args.record}")
+    return EXIT_OK if result.ok else EXIT_FAILED

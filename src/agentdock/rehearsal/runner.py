@@ -1,0 +1,338 @@
+"""Running a scenario: real agent containers, a real ``claude -p`` per turn, the scripted model behind it.
+
+`rehearse` sets up what ``./launch.sh`` would — through the launcher's API:
+project, tokens, ``qms-mcp``/``git-mcp`` (loopback + Docker bridge gateway),
+the image, one container per agent (mounts, masks, ``.mcp.json`` through the
+proxy) — plus the scripted model on the same two addresses and the inbox
+watcher.  Then each turn, in the scenario's order, is one
+``docker exec … claude -p "<prompt> [rehearsal RUN turn N]"`` with
+``ANTHROPIC_BASE_URL`` pointing at the model and ``ANTHROPIC_API_KEY`` set to
+that agent's key for this run.  A turn whose steps did not all hold stops
+the rehearsal (later turns depend on it).  Everything started is stopped and
+removed on the way out, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from agentdock.inbox import InboxWatcher, Task, WatcherConfig, format_announcement
+from agentdock.launcher import (
+    AgentContainerSpec,
+    ImageSpec,
+    LauncherError,
+    LayoutSpec,
+    agentdock_checkout,
+    bridge_gateway,
+    connect_docker,
+    container_ids,
+    ensure_image,
+    ensure_servers,
+    provision_token,
+    remove_container,
+    server_specs,
+    start_agent_container,
+    stop_servers,
+    wait_until_ready,
+)
+from agentdock.launcher.image import DEFAULT_TAG
+from agentdock.launcher.project import child_env, container_project_dir, validate_agents
+from agentdock.rehearsal.errors import RehearsalSetupError
+from agentdock.rehearsal.model import ScriptedModel
+from agentdock.rehearsal.project import check_user_project, make_throwaway_project
+from agentdock.rehearsal.records import StepRecord, TurnRecord
+from agentdock.rehearsal.scenario import Scenario
+from agentdock.rehearsal.server import create_app, serve_model
+from agentdock.rehearsal.timeline import step_rows
+
+__all__ = ["ALLOWED_TOOLS", "RehearsalOptions", "RehearsalResult", "claude_argv", "claude_env", "rehearse"]
+
+#: What ``claude -p`` may use without asking: both MCP servers' tools and the file tools.
+ALLOWED_TOOLS = "mcp__qms,mcp__git,Read,Edit,Write"
+LABEL = "io.agentdock.rehearsal"
+
+
+@dataclass(frozen=True)
+class RehearsalOptions:
+    """How to run a scenario; resolved once in ``main()``."""
+
+    project_root: Path | None = None  # the user's project; None: a throw-away one
+    workdir: Path | None = None  # where the throw-away project goes (kept); None: a temp dir, removed
+    image: str = DEFAULT_TAG
+    rebuild: bool = False
+    turn_timeout_s: float = 300.0
+    ready_timeout_s: float = 90.0
+    server_timeout_s: float = 60.0
+    allow_push: bool = False  # a pushing scenario on the user's own project
+    qms_port: int = 8000  # the user's project only (a throw-away one uses free ports)
+    git_port: int = 8001
+
+
+@dataclass
+class RehearsalResult:
+    scenario: Scenario
+    run_id: str
+    root: Path
+    steps: list[StepRecord]
+    turns: list[TurnRecord]
+    model: ScriptedModel
+    announcements: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.outcome == "ok" for r in self.steps) and all(
+            t.exit_code == 0 and t.finished and not t.problems for t in self.turns
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "run_id": self.run_id,
+            "project_root": str(self.root),
+            "ok": self.ok,
+            "steps": [r.to_json() for r in self.steps],
+            "turns": [t.to_json() for t in self.turns],
+            "requests": [r.to_json() for r in self.model.requests],
+            "announcements": self.announcements,
+        }
+
+
+def claude_env(base_url: str, api_key: str) -> dict[str, str]:
+    """The environment of one turn's ``claude -p``: the scripted model, MCP tools offered directly."""
+    return {
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": api_key,
+        "ENABLE_TOOL_SEARCH": "false",  # MCP tools in the request's tool list, not behind a search tool
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "MCP_CONNECTION_NONBLOCKING": "false",  # the first request waits until both servers are connected
+    }
+
+
+def claude_argv(docker_cli: str, container: str, workdir: str, env: dict[str, str], prompt: str) -> list[str]:
+    argv = [docker_cli, "exec", "-w", workdir]
+    for key, value in env.items():
+        argv += ["-e", f"{key}={value}"]
+    return [
+        *argv, container, "claude", "-p", prompt, "--output-format", "json",
+        "--allowedTools", ALLOWED_TOOLS, "--permission-mode", "acceptEdits",
+    ]  # fmt: skip
+
+
+def _check_bindable(address: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError as exc:
+            raise RehearsalSetupError(f"cannot listen on the Docker bridge gateway {address}: {exc}") from exc
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _result_text(output: str) -> str:
+    """``claude -p --output-format json`` -> its ``result`` text (else the raw output's tail)."""
+    for line in reversed(output.strip().splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "result" in data:
+            return str(data.get("result"))
+    return output.strip()[-500:]
+
+
+class _Run:
+    """One rehearsal's moving parts (set up in `rehearse`)."""
+
+    def __init__(self, scenario: Scenario, options: RehearsalOptions, say: Callable[[str], None]) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.say = say
+        self.run_id = secrets.token_hex(4)
+        self.announcements: list[str] = []
+        self.containers: dict[str, Any] = {}
+        self.docker_cli = shutil.which("docker") or ""
+
+    def _announce(self, task: Task) -> None:
+        line = format_announcement(task)
+        self.announcements.append(line)
+        self.say(f"    inbox: {line}")
+
+    def setup(
+        self, client: Any, root: Path, stack: AsyncExitStack, throwaway: bool
+    ) -> tuple[str, dict[str, int]]:
+        """Tokens, servers, image (blocking; run in a worker thread).  Returns the gateway and ports."""
+        if not self.docker_cli:
+            raise RehearsalSetupError("the `docker` command is needed (each turn is a `docker exec`)")
+        gateway = bridge_gateway(client)
+        if not gateway:
+            raise RehearsalSetupError("the Docker bridge network has no IPv4 gateway")
+        _check_bindable(gateway)
+        validate_agents(root, self.scenario.agents)
+        self.tokens = {agent: provision_token(root, agent) for agent in self.scenario.agents}
+        ports = (
+            {"qms": _free_port(), "git": _free_port()}
+            if throwaway
+            else {"qms": self.options.qms_port, "git": self.options.git_port}
+        )
+        specs = server_specs(root, ["127.0.0.1", gateway], ports["qms"], ports["git"])
+        self.say(f"servers: qms-mcp :{ports['qms']}, git-mcp :{ports['git']} on 127.0.0.1 and {gateway}")
+        ensure_servers(specs, self.tokens[self.scenario.agents[0]], timeout_s=self.options.server_timeout_s)
+        self.uid, self.gid = container_ids()
+        image = ensure_image(
+            client,
+            ImageSpec(repo=agentdock_checkout(), tag=self.options.image, uid=self.uid, gid=self.gid),
+            rebuild=self.options.rebuild,
+        )
+        self.image = str(client.images.get(image.tag).id)
+        self.say(f"image {image.tag}: {'built, ' + image.reason if image.built else 'up to date'}")
+        return gateway, ports
+
+    def start_container(self, client: Any, root: Path, agent: str, ports: dict[str, int]) -> Any:
+        spec = AgentContainerSpec(
+            layout=LayoutSpec(
+                root=root, agent=agent, token=self.tokens[agent], qms_port=ports["qms"], git_port=ports["git"]
+            ),
+            image=self.image,
+            uid=self.uid,
+            gid=self.gid,
+            name=f"agentdock-rehearsal-{self.run_id}-{agent.replace('_', '-')}",
+            labels={LABEL: self.run_id},
+        )
+        container = start_agent_container(client, spec)
+        self.containers[agent] = container
+        wait_until_ready(container, self.options.ready_timeout_s)
+        return container
+
+    async def turn(
+        self, model: ScriptedModel, index: int, base_url: str, keys: dict[str, str], workdir: str
+    ) -> TurnRecord:
+        turn = self.scenario.turns[index - 1]
+        record = model.turns[index]
+        prompt = f"{turn.prompt} {model.marker(index)}"
+        env = claude_env(base_url, next(k for k, a in keys.items() if a == turn.agent))
+        argv = claude_argv(self.docker_cli, self.containers[turn.agent].name, workdir, env, prompt)
+        began = time.perf_counter()
+        try:
+            with anyio.fail_after(self.options.turn_timeout_s):
+                done = await anyio.run_process(argv, check=False, env=child_env(), stderr=subprocess.STDOUT)
+            record.exit_code = done.returncode
+            output = done.stdout.decode("utf-8", "replace")
+            record.output = _result_text(output)
+            if done.returncode != 0:
+                record.problems.append(f"claude -p exited {done.returncode}: {output.strip()[-500:]}")
+        except TimeoutError:
+            record.problems.append(f"claude -p did not finish within {self.options.turn_timeout_s:g} s")
+        record.duration_ms = round((time.perf_counter() - began) * 1000.0, 1)
+        for (t, _), step in model.steps.items():
+            if t == index and step.outcome == "issued":
+                step.fail("the tool_use was sent but no tool_result came back before the turn ended")
+        if not record.finished and not record.problems:
+            record.problems.append("the session ended before the model sent the turn's closing text")
+        return record
+
+
+async def rehearse(
+    scenario: Scenario, options: RehearsalOptions, say: Callable[[str], None] = lambda _: None
+) -> RehearsalResult:
+    """Run ``scenario`` end to end; the result says whether every expectation held."""
+    run = _Run(scenario, options, say)
+    async with AsyncExitStack() as stack:
+        throwaway = options.project_root is None
+        if throwaway:
+            if options.workdir is None:
+                tmp = Path(tempfile.mkdtemp(prefix="agentdock-rehearsal-"))
+                stack.callback(shutil.rmtree, tmp, True)
+            else:
+                tmp = options.workdir.expanduser().resolve()
+                tmp.mkdir(parents=True, exist_ok=True)
+            root = await anyio.to_thread.run_sync(
+                lambda: make_throwaway_project(tmp, remote=scenario.git_remote)
+            )
+            say(
+                f"project {root} (throw-away{', bare remote ' + str(tmp / 'remote.git') if scenario.git_remote else ''})"
+            )
+        else:
+            assert options.project_root is not None
+            root = check_user_project(options.project_root)
+            if scenario.git_remote and not options.allow_push:
+                raise RehearsalSetupError(
+                    f"scenario {scenario.name} pushes to a remote; on your own project that is your real "
+                    "remote. Run it on a throw-away project (no --project-root) or pass --allow-push"
+                )
+            say(f"project {root}")
+        try:
+            client = stack.enter_context(connect_docker())
+        except LauncherError as exc:
+            raise RehearsalSetupError(str(exc)) from exc
+        if throwaway:
+
+            async def stop() -> None:
+                await anyio.to_thread.run_sync(stop_servers, root)
+
+            stack.push_async_callback(stop)
+
+        async def remove_all() -> None:
+            with anyio.CancelScope(shield=True):
+                for container in list(run.containers.values()):
+                    await anyio.to_thread.run_sync(remove_container, container)
+
+        stack.push_async_callback(remove_all)
+        try:
+            gateway, ports = await anyio.to_thread.run_sync(run.setup, client, root, stack, throwaway)
+        except LauncherError as exc:
+            raise RehearsalSetupError(f"{type(exc).__name__}: {exc}") from exc
+        workdir = container_project_dir(root)
+        model = ScriptedModel(scenario, run_id=run.run_id, project_dir=workdir)
+        keys = {f"sk-rehearsal-{run.run_id}-{secrets.token_hex(16)}": agent for agent in scenario.agents}
+        server = await stack.enter_async_context(serve_model(create_app(model, keys), ["127.0.0.1", gateway]))
+        base_url = f"http://host.docker.internal:{server.port}"
+        say(f"scripted model on 127.0.0.1:{server.port} and {gateway}:{server.port} (run {run.run_id})")
+        watcher = InboxWatcher(WatcherConfig(root), run._announce)
+        stack.enter_context(watcher)
+        for agent in scenario.agents:
+            try:
+                await anyio.to_thread.run_sync(run.start_container, client, root, agent, ports)
+            except LauncherError as exc:
+                raise RehearsalSetupError(f"{agent}'s container: {type(exc).__name__}: {exc}") from exc
+            say(f"container for {agent}: {run.containers[agent].name}")
+        for index, turn in enumerate(scenario.turns, 1):
+            say(f"turn {index}: {turn.agent} (claude -p, {len(turn.steps)} steps)")
+            record = await run.turn(model, index, base_url, keys, workdir)
+            for line in step_rows(r for (t, _), r in model.steps.items() if t == index):
+                say(line)
+            failed = record.problems or any(
+                r.outcome != "ok" for (t, _), r in model.steps.items() if t == index
+            )
+            if failed:
+                for problem in record.problems:
+                    say(f"    ! {problem}")
+                say(f"turn {index} failed; the rehearsal stops here (later turns depend on it)")
+                break
+        return RehearsalResult(
+            scenario=scenario,
+            run_id=run.run_id,
+            root=root,
+            steps=list(model.steps.values()),
+            turns=list(model.turns.values()),
+            model=model,
+            announcements=run.announcements,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
