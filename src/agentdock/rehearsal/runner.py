@@ -58,10 +58,23 @@ from agentdock.rehearsal.scenario import Scenario
 from agentdock.rehearsal.server import create_app, serve_model
 from agentdock.rehearsal.timeline import step_rows
 
-__all__ = ["ALLOWED_TOOLS", "RehearsalOptions", "RehearsalResult", "claude_argv", "claude_env", "rehearse"]
+__all__ = [
+    "ALLOWED_TOOLS",
+    "PERMISSION_MODE",
+    "RehearsalOptions",
+    "RehearsalResult",
+    "claude_argv",
+    "claude_env",
+    "rehearse",
+]
 
-#: What ``claude -p`` may use without asking: both MCP servers' tools and the file tools.
+#: What ``claude -p`` may use: both MCP servers' tools and the file tools.  Claude Code treats every
+#: path under ``.claude/`` as sensitive and asks before editing it even when a rule allows it; a
+#: ``-p`` session cannot be asked, so turns run with ``bypassPermissions``.  The container is the
+#: boundary, as for any agent: the project is read-only there, and only the agent's workspace and
+#: ``.claude/sessions`` are writable.  (The script, not a model, decides every call.)
 ALLOWED_TOOLS = "mcp__qms,mcp__git,Read,Edit,Write"
+PERMISSION_MODE = "bypassPermissions"
 LABEL = "io.agentdock.rehearsal"
 
 
@@ -119,6 +132,7 @@ def claude_env(base_url: str, api_key: str) -> dict[str, str]:
         "ENABLE_TOOL_SEARCH": "false",  # MCP tools in the request's tool list, not behind a search tool
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "MCP_CONNECTION_NONBLOCKING": "false",  # the first request waits until both servers are connected
+        "CLAUDE_CODE_MCP_STARTUP_WAIT_MS": "60000",  # ... for up to a minute
     }
 
 
@@ -128,7 +142,7 @@ def claude_argv(docker_cli: str, container: str, workdir: str, env: dict[str, st
         argv += ["-e", f"{key}={value}"]
     return [
         *argv, container, "claude", "-p", prompt, "--output-format", "json",
-        "--allowedTools", ALLOWED_TOOLS, "--permission-mode", "acceptEdits",
+        "--allowedTools", ALLOWED_TOOLS, "--permission-mode", PERMISSION_MODE,
     ]  # fmt: skip
 
 
