@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
+    # watchdog re-watching Claude Code's short-lived lock files in the agents' config folders: noise.
+    warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
     try:
         if args.list:
             return _list()

@@ -209,7 +209,12 @@ class ScriptedModel:
         if answered >= len(turn.steps):
             self.turns[turn_index].finished = True
             self.record("POST", path, turn.agent, "final", **fields)
-            return Answer(Reply(id=reply_id, model=model, text=turn.final))
+            try:
+                final = str(render(turn.final, self.context(turn_index)))
+            except TemplateError as exc:
+                final = turn.final
+                self.turns[turn_index].problems.append(f"final: {exc}")
+            return Answer(Reply(id=reply_id, model=model, text=final))
         s = answered + 1
         step = turn.steps[s - 1]
         record = self.steps[(turn_index, s)]

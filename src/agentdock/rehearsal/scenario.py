@@ -217,6 +217,9 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
             turn = Turn(agent, turn.steps, prompt=_text(raw["prompt"], source, f"{where}.prompt"))
         final = raw.get("final")
         if final is not None:
+            unknown = references(final) - known
+            if unknown:
+                raise _fail(source, f"{where}.final", f"refers to {sorted(unknown)}, which no step saves")
             turn = Turn(agent, turn.steps, prompt=turn.prompt, final=_text(final, source, f"{where}.final"))
         turns.append(turn)
     description = data.get("description", "")

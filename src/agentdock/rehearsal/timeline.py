@@ -22,6 +22,8 @@ def step_rows(steps: Iterable[StepRecord]) -> list[str]:
     for record in steps:
         latency = f"{record.latency_ms:.0f} ms" if record.latency_ms is not None else "-"
         outcome = {"issued": "no-result", "pending": "not-run"}.get(record.outcome, record.outcome)
+        if record.outcome == "ok" and record.is_error:
+            outcome = "refused"  # a refusal the step expected
         rows.append(
             f"{record.turn:>4}  {record.agent:<10} {record.step:>4}  {short_tool(record.tool):<16} "
             f"{outcome:<8} {latency:>9}"
