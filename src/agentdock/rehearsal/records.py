@@ -41,6 +41,7 @@ class TurnRecord:
     turn: int
     agent: str
     exit_code: int | None = None
+    started_at: float | None = None  # wall clock (time.time()), comparable with RequestRecord.at
     duration_ms: float | None = None
     finished: bool = False  # the model sent the turn's closing text
     output: str = ""

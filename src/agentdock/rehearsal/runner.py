@@ -244,6 +244,7 @@ class _Run:
         env = claude_env(base_url, next(k for k, a in keys.items() if a == turn.agent))
         argv = claude_argv(self.docker_cli, self.containers[turn.agent].name, workdir, env, prompt)
         began = time.perf_counter()
+        record.started_at = time.time()
         try:
             with anyio.fail_after(self.options.turn_timeout_s):
                 done = await anyio.run_process(argv, check=False, env=child_env(), stderr=subprocess.STDOUT)
