@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import warnings
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import anyio
 
+from agentdock.clirun import run_cli, setup_logging
+from agentdock.defaults import IMAGE_TAG
 from agentdock.rehearsal.errors import RehearsalSetupError, ScenarioError
 from agentdock.rehearsal.runner import RehearsalOptions, RehearsalResult, rehearse
 from agentdock.rehearsal.scenario import Scenario, load_scenario, shipped_scenarios
@@ -71,7 +72,7 @@ def parse_args(
     options = RehearsalOptions(
         project_root=args.project_root,
         workdir=args.workdir,
-        image=args.image or environ.get("AGENTDOCK_IMAGE") or "claude-agent",
+        image=args.image or environ.get("AGENTDOCK_IMAGE") or IMAGE_TAG,
         rebuild=args.rebuild,
         turn_timeout_s=args.turn_timeout,
         allow_push=args.allow_push,
@@ -99,32 +100,30 @@ def _list() -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    environ = os.environ if environ is None else environ
-    args, options = parse_args(sys.argv[1:] if argv is None else argv, environ)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
-    )
+def _main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
+    args, options = parse_args(argv, environ)
+    setup_logging("INFO" if args.verbose else "WARNING")
     # watchdog re-watching Claude Code's short-lived lock files in the agents' config folders: noise.
     warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
-    try:
-        if args.list:
-            return _list()
-        scenario: Scenario = load_scenario(args.scenario)
-    except ScenarioError as exc:
-        print(f"agentdock rehearse: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.list:
+        return _list()
+    scenario: Scenario = load_scenario(args.scenario)
     print(f"rehearsal {scenario.name}: {scenario.description}", flush=True)
     try:
         result = anyio.run(rehearse, scenario, options, _say)
     except RehearsalSetupError as exc:
-        print(f"agentdock rehearse: setup failed: {exc}", file=sys.stderr)
-        return EXIT_SETUP
-    except KeyboardInterrupt:
-        print("agentdock rehearse: interrupted; containers and servers were removed", file=sys.stderr)
-        return 130
+        raise RehearsalSetupError(f"setup failed: {exc}") from exc
     _report(result)
     if args.record is not None:
         args.record.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
         print(f"record: {args.record}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock rehearse``; containers and servers are removed also on Ctrl-C (exit 130)."""
+    return run_cli(
+        "agentdock rehearse",
+        lambda: _main(sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ),
+        errors={ScenarioError: EXIT_USAGE, RehearsalSetupError: EXIT_SETUP},
+    )

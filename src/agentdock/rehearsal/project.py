@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 from agentdock import paths
-from agentdock.launcher.project import child_env, init_demo_project
+from agentdock.defaults import child_env
+from agentdock.launcher.project import init_demo_project
 from agentdock.rehearsal.errors import RehearsalSetupError
 
 __all__ = ["add_bare_remote", "check_user_project", "make_throwaway_project"]

@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 
+from agentdock.defaults import IMAGE_TAG, child_env, data_dir
 from agentdock.inbox import InboxWatcher, Task, WatcherConfig, format_announcement
 from agentdock.launcher import (
     AgentContainerSpec,
@@ -48,8 +49,8 @@ from agentdock.launcher import (
     stop_servers,
     wait_until_ready,
 )
-from agentdock.launcher.image import DEFAULT_TAG
-from agentdock.launcher.project import child_env, container_project_dir, validate_agents
+from agentdock.launcher.ports import project_ports
+from agentdock.launcher.project import container_project_dir, validate_agents
 from agentdock.rehearsal.errors import RehearsalSetupError
 from agentdock.rehearsal.model import ScriptedModel
 from agentdock.rehearsal.project import check_user_project, make_throwaway_project
@@ -84,14 +85,14 @@ class RehearsalOptions:
 
     project_root: Path | None = None  # the user's project; None: a throw-away one
     workdir: Path | None = None  # where the throw-away project goes (kept); None: a temp dir, removed
-    image: str = DEFAULT_TAG
+    image: str = IMAGE_TAG
     rebuild: bool = False
     turn_timeout_s: float = 300.0
     ready_timeout_s: float = 90.0
     server_timeout_s: float = 60.0
     allow_push: bool = False  # a pushing scenario on the user's own project
-    qms_port: int = 8000  # the user's project only (a throw-away one uses free ports)
-    git_port: int = 8001
+    qms_port: int | None = None  # the user's project only: None = its own ports, as ./launch.sh picks them
+    git_port: int | None = None  # (a throw-away project uses free ports)
 
 
 @dataclass
@@ -201,11 +202,11 @@ class _Run:
         _check_bindable(gateway)
         validate_agents(root, self.scenario.agents)
         self.tokens = {agent: provision_token(root, agent) for agent in self.scenario.agents}
-        ports = (
-            {"qms": _free_port(), "git": _free_port()}
-            if throwaway
-            else {"qms": self.options.qms_port, "git": self.options.git_port}
-        )
+        if throwaway:
+            ports = {"qms": _free_port(), "git": _free_port()}
+        else:
+            chosen = project_ports(root, data_dir(), qms=self.options.qms_port, git=self.options.git_port)
+            ports = {"qms": chosen.qms, "git": chosen.git}
         specs = server_specs(root, ["127.0.0.1", gateway], ports["qms"], ports["git"])
         self.say(f"servers: qms-mcp :{ports['qms']}, git-mcp :{ports['git']} on 127.0.0.1 and {gateway}")
         ensure_servers(specs, self.tokens[self.scenario.agents[0]], timeout_s=self.options.server_timeout_s)
