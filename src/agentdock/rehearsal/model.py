@@ -27,7 +27,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,7 @@ class _Request:
 class Answer:
     reply: Reply
     wait_s: float = 0.0  # hold the reply this long (an idle gap), pinging meanwhile
+    fault: Callable[[], Awaitable[None]] | None = None  # done while the reply is held, before the rest
 
 
 def _first_user_text(messages: list[Any]) -> str:
@@ -103,11 +104,13 @@ class ScriptedModel:
         run_id: str | None = None,
         project_dir: str = "/project",
         clock: Callable[[], float] = time.monotonic,
+        faults: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.run_id = run_id or secrets.token_hex(4)
         self.project_dir = project_dir
         self.clock = clock
+        self.faults = dict(faults or {})
         self.saved: dict[str, Any] = {}
         self.steps: dict[tuple[int, int], StepRecord] = {
             (t, s): StepRecord(turn=t, step=s, agent=turn.agent, tool=step.tool)
@@ -244,4 +247,29 @@ class ScriptedModel:
         record.issued_at = self.clock() + step.wait_s
         self.record("POST", path, turn.agent, "step", step=s, **fields)
         call = ToolCall(id=record.tool_use_id, name=step.tool, input=rendered)
-        return Answer(Reply(id=reply_id, model=model, tool_calls=(call,)), wait_s=step.wait_s)
+        fault = self._fault(record, step.fault)
+        reply = Reply(id=reply_id, model=model, tool_calls=(call,))
+        return Answer(reply, wait_s=step.wait_s, fault=fault)
+
+    def _fault(self, record: StepRecord, name: str | None) -> Callable[[], Awaitable[None]] | None:
+        """The step's fault, wrapped to time it and to push the step's clock past it."""
+        if name is None:
+            return None
+        action = self.faults.get(name)
+        if action is None:
+            record.fail(f"fault {name!r}: this run cannot do it (only on a throw-away project)")
+            return None
+
+        async def applied() -> None:
+            began = self.clock()
+            try:
+                await action()
+            except Exception as exc:  # a fault that could not be done fails the step (recorded, shown)
+                record.fail(f"fault {name!r} could not be done: {type(exc).__name__}: {exc}")
+            finally:
+                record.fault = name
+                record.fault_ms = round((self.clock() - began) * 1000.0, 1)
+                if record.issued_at is not None:
+                    record.issued_at += self.clock() - began
+
+        return applied

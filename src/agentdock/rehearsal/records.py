@@ -26,6 +26,8 @@ class StepRecord:
     is_error: bool | None = None
     result: str | None = None
     problems: list[str] = field(default_factory=list)
+    fault: str | None = None  # the fault done just before this call (see scenario.FAULTS)
+    fault_ms: float | None = None
     reissued: int = 0  # the same request came again (a client retry): answered the same, not re-counted
 
     def fail(self, problem: str) -> None:

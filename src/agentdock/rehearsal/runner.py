@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +220,26 @@ class _Run:
         self.say(f"image {image.tag}: {'built, ' + image.reason if image.built else 'up to date'}")
         return gateway, ports
 
+    def faults(
+        self, root: Path, gateway: str, ports: dict[str, int]
+    ) -> dict[str, Callable[[], Awaitable[None]]]:
+        """What the scenario's ``fault`` steps do (`scenario.FAULTS`), on this run's servers."""
+        specs = server_specs(root, ["127.0.0.1", gateway], ports["qms"], ports["git"])
+        token = self.tokens[self.scenario.agents[0]]
+
+        def restart(commands: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
+            def blocking() -> None:
+                stopped = stop_servers(root, commands)
+                ensure_servers(specs, token, timeout_s=self.options.server_timeout_s)
+                self.say(f"    fault: restarted {', '.join(stopped) or 'nothing (none was running)'}")
+
+            async def action() -> None:
+                await anyio.to_thread.run_sync(blocking)
+
+            return action
+
+        return {"restart-qms": restart(("qms-mcp",)), "restart-servers": restart(("qms-mcp", "git-mcp"))}
+
     def start_container(self, client: Any, root: Path, agent: str, ports: dict[str, int]) -> Any:
         spec = AgentContainerSpec(
             layout=LayoutSpec(
@@ -288,6 +308,11 @@ async def rehearse(
         else:
             assert options.project_root is not None
             root = check_user_project(options.project_root)
+            if scenario.faults:
+                raise RehearsalSetupError(
+                    f"scenario {scenario.name} injects faults ({', '.join(sorted(scenario.faults))}): "
+                    "it restarts servers, so it runs on a throw-away project only (no --project-root)"
+                )
             if scenario.git_remote and not options.allow_push:
                 raise RehearsalSetupError(
                     f"scenario {scenario.name} pushes to a remote; on your own project that is your real "
@@ -316,7 +341,9 @@ async def rehearse(
         except LauncherError as exc:
             raise RehearsalSetupError(f"{type(exc).__name__}: {exc}") from exc
         workdir = container_project_dir(root)
-        model = ScriptedModel(scenario, run_id=run.run_id, project_dir=workdir)
+        model = ScriptedModel(
+            scenario, run_id=run.run_id, project_dir=workdir, faults=run.faults(root, gateway, ports)
+        )
         keys = {f"sk-rehearsal-{run.run_id}-{secrets.token_hex(16)}": agent for agent in scenario.agents}
         server = await stack.enter_async_context(serve_model(create_app(model, keys), ["127.0.0.1", gateway]))
         base_url = f"http://host.docker.internal:{server.port}"

@@ -16,6 +16,7 @@ A scenario file is YAML::
           - tool: Read
             input: {file_path: "{{ project_dir }}/{{ sop.workspace_file }}"}
             wait_s: 2            # an idle gap before this call
+            fault: restart-qms   # (throw-away projects) done during the gap, before the call
         final: SOP drafted.      # the turn's closing text
 
 ``expect`` holds ``error`` (default false: the call must succeed; true: it must
@@ -41,6 +42,7 @@ from agentdock.rehearsal.template import references
 
 __all__ = [
     "BUILTINS",
+    "FAULTS",
     "Expect",
     "Scenario",
     "Step",
@@ -53,6 +55,11 @@ __all__ = [
 
 #: Names every template may use: filled in for each turn by the runner.
 BUILTINS: frozenset[str] = frozenset({"agent", "project_dir", "workspace", "run_id", "turn"})
+#: Faults a step may ask for, done by the runner while the step is held (before its tool_use goes out).
+FAULTS: dict[str, str] = {
+    "restart-qms": "qms-mcp stopped and started again between two calls of the session",
+    "restart-servers": "qms-mcp and git-mcp both stopped and started again",
+}
 _NAME = re.compile(r"[A-Za-z_][\w-]{0,63}")
 _TOOL = re.compile(r"[A-Za-z_][\w-]{0,127}")
 MAX_WAIT_S = 3600.0
@@ -82,6 +89,7 @@ class Step:
     input: Mapping[str, Any] = field(default_factory=dict)
     save: str | None = None
     wait_s: float = 0.0
+    fault: str | None = None
     expect: Expect = field(default_factory=Expect)
 
 
@@ -100,6 +108,11 @@ class Scenario:
     turns: tuple[Turn, ...]
     git_remote: bool = False
     source: str = "<memory>"
+
+    @property
+    def faults(self) -> set[str]:
+        """The faults its steps ask for."""
+        return {step.fault for _, _, _, step in self.steps() if step.fault}
 
     @property
     def agents(self) -> list[str]:
@@ -154,7 +167,7 @@ def _expect(data: Any, source: str, where: str) -> Expect:
 
 def _step(data: Any, source: str, where: str, known: set[str]) -> Step:
     data = _mapping(data, source, where)
-    _only(data, {"tool", "input", "save", "wait_s", "expect"}, source, where)
+    _only(data, {"tool", "input", "save", "wait_s", "fault", "expect"}, source, where)
     tool = _text(data.get("tool"), source, f"{where}.tool")
     if not _TOOL.fullmatch(tool):
         raise _fail(source, f"{where}.tool", f"{tool!r} is not a tool name")
@@ -172,8 +185,12 @@ def _step(data: Any, source: str, where: str, known: set[str]) -> Step:
     wait_s = data.get("wait_s", 0)
     if isinstance(wait_s, bool) or not isinstance(wait_s, int | float) or not 0 <= wait_s <= MAX_WAIT_S:
         raise _fail(source, f"{where}.wait_s", f"expected seconds between 0 and {MAX_WAIT_S:g}")
+    fault = data.get("fault")
+    if fault is not None and fault not in FAULTS:
+        raise _fail(source, f"{where}.fault", f"{fault!r} is not one of {sorted(FAULTS)}")
     return Step(
         tool=full_tool_name(tool),
+        fault=fault,
         input=tool_input,
         save=save,
         wait_s=float(wait_s),

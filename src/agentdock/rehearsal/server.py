@@ -79,6 +79,9 @@ async def _stream(answer: Answer, ping_interval_s: float) -> AsyncIterator[bytes
     events = iter(stream_events(answer.reply))
     yield sse(next(events))  # message_start
     yield sse(PING)
+    if answer.fault is not None:
+        await answer.fault()
+        yield sse(PING)
     remaining = answer.wait_s
     while remaining > 0:
         pause = min(ping_interval_s, remaining)
@@ -113,6 +116,8 @@ def create_app(
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "request-id": answer.reply.id},
             )
+        if answer.fault is not None:
+            await answer.fault()
         if answer.wait_s > 0:
             await anyio.sleep(answer.wait_s)
         return JSONResponse(message(answer.reply).model_dump(mode="json", exclude_unset=True))

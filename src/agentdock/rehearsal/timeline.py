@@ -28,6 +28,8 @@ def step_rows(steps: Iterable[StepRecord]) -> list[str]:
             f"{record.turn:>4}  {record.agent:<10} {record.step:>4}  {short_tool(record.tool):<16} "
             f"{outcome:<8} {latency:>9}"
         )
+        if record.fault:
+            rows[-1] += f"   after {record.fault} ({record.fault_ms:.0f} ms)"
         rows += [f"{'':>6}! {problem}" for problem in record.problems]
     return rows
 

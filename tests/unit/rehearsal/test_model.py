@@ -157,3 +157,56 @@ def test_tool_use_ids_differ_between_runs() -> None:
     one = ScriptedModel(parse_scenario(TWO_STEPS)).tool_use_id(1, 1)
     two = ScriptedModel(parse_scenario(TWO_STEPS)).tool_use_id(1, 1)
     assert one != two
+
+
+async def test_a_steps_fault_is_done_while_the_reply_is_held_before_the_tool_use_goes_out() -> None:
+    import httpx
+
+    from agentdock.rehearsal.scenario import parse_scenario
+    from agentdock.rehearsal.server import create_app
+
+    from .conftest import KEYS
+
+    done: list[str] = []
+
+    async def restart() -> None:
+        done.append("restart-qms")
+
+    scenario = parse_scenario(
+        {
+            "name": "f",
+            "turns": [{"agent": "claude", "steps": [{"tool": "qms_create", "fault": "restart-qms"}]}],
+        }
+    )
+    faulty = ScriptedModel(scenario, run_id="f1", faults={"restart-qms": restart})
+    app = create_app(faulty, KEYS, ping_interval_s=0.01)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+        chat = Conversation(http, faulty, 1, "key-claude")
+        response = await chat.send(stream=True)
+    assert done == ["restart-qms"]
+    assert "tool_use" in response.text
+    record = faulty.steps[(1, 1)]
+    assert record.fault == "restart-qms"
+    assert record.fault_ms is not None
+    assert record.outcome == "issued"
+
+
+async def test_a_fault_the_run_cannot_do_fails_the_step_loudly(client) -> None:
+    from agentdock.rehearsal.scenario import parse_scenario
+
+    scenario = parse_scenario(
+        {
+            "name": "f",
+            "turns": [{"agent": "claude", "steps": [{"tool": "qms_create", "fault": "restart-qms"}]}],
+        }
+    )
+    unable = ScriptedModel(scenario, run_id="f2")
+    unable.answer(
+        "claude",
+        {
+            "tools": [{"name": "mcp__qms__qms_create"}],
+            "messages": [{"role": "user", "content": unable.marker(1)}],
+        },
+    )
+    assert unable.steps[(1, 1)].outcome == "failed"
+    assert "restart-qms" in unable.steps[(1, 1)].problems[0]

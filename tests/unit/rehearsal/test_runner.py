@@ -24,3 +24,11 @@ def test_a_pushing_scenario_is_refused_on_a_users_project_without_allow_push(tmp
 def test_a_project_root_without_a_qms_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RehearsalSetupError, match="has no QMS/ folder"):
         anyio.run(rehearse, shipped_scenarios()["smoke"], RehearsalOptions(project_root=tmp_path))
+
+
+def test_a_scenario_with_faults_is_refused_on_a_users_project(tmp_path: Path) -> None:
+    (tmp_path / "QMS").mkdir()
+    with pytest.raises(RehearsalSetupError, match="throw-away project only"):
+        anyio.run(
+            rehearse, shipped_scenarios()["restart-mid-session"], RehearsalOptions(project_root=tmp_path)
+        )

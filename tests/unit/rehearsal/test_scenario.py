@@ -109,3 +109,11 @@ def test_a_file_is_loaded_by_path_and_bad_yaml_is_a_scenario_error(tmp_path: Pat
 def test_neither_a_name_nor_a_file_lists_the_shipped_names() -> None:
     with pytest.raises(ScenarioError, match=r"neither a shipped scenario .*cr-lifecycle"):
         load_scenario("no-such-scenario")
+
+
+def test_an_unknown_fault_is_refused_and_shipped_faults_are_listed() -> None:
+    with pytest.raises(
+        ScenarioError, match=r"fault: 'unplug' is not one of \['restart-qms', 'restart-servers'\]"
+    ):
+        parse_scenario(scenario({"tool": "qms_inbox", "fault": "unplug"}), "f.yaml")
+    assert shipped_scenarios()["restart-mid-session"].faults == {"restart-qms", "restart-servers"}
