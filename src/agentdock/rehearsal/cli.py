@@ -17,15 +17,19 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from agentdock.clirun import run_cli, setup_logging
 from agentdock.defaults import IMAGE_TAG
 from agentdock.rehearsal.errors import RehearsalSetupError, ScenarioError
-from agentdock.rehearsal.runner import RehearsalOptions, RehearsalResult, rehearse
+from agentdock.rehearsal.options import RehearsalOptions
 from agentdock.rehearsal.scenario import Scenario, load_scenario, shipped_scenarios
 from agentdock.rehearsal.timeline import HEADER, step_rows, summary
+
+if TYPE_CHECKING:
+    from agentdock.rehearsal.runner import RehearsalResult
 
 __all__ = ["main", "parse_args"]
 
@@ -108,6 +112,13 @@ def _main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     if args.list:
         return _list()
     scenario: Scenario = load_scenario(args.scenario)
+    try:
+        from agentdock.rehearsal.runner import rehearse
+    except ImportError as exc:  # the scripted model builds its events from the anthropic SDK's types
+        raise RehearsalSetupError(
+            f"the scripted model needs the anthropic SDK ({exc}); install it with: "
+            "pip install 'agentdock[rehearsal]' (./launch.sh's .venv has it)"
+        ) from exc
     print(f"rehearsal {scenario.name}: {scenario.description}", flush=True)
     try:
         result = anyio.run(rehearse, scenario, options, _say)

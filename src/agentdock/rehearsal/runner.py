@@ -29,7 +29,7 @@ from typing import Any
 
 import anyio
 
-from agentdock.defaults import IMAGE_TAG, child_env, data_dir
+from agentdock.defaults import child_env, data_dir
 from agentdock.inbox import InboxWatcher, Task, WatcherConfig, format_announcement
 from agentdock.launcher import (
     AgentContainerSpec,
@@ -53,6 +53,7 @@ from agentdock.launcher.ports import project_ports
 from agentdock.launcher.project import container_project_dir, validate_agents
 from agentdock.rehearsal.errors import RehearsalSetupError
 from agentdock.rehearsal.model import ScriptedModel
+from agentdock.rehearsal.options import RehearsalOptions
 from agentdock.rehearsal.project import check_user_project, make_throwaway_project
 from agentdock.rehearsal.records import StepRecord, TurnRecord
 from agentdock.rehearsal.scenario import Scenario
@@ -77,22 +78,6 @@ __all__ = [
 ALLOWED_TOOLS = "mcp__qms,mcp__git,Read,Edit,Write"
 PERMISSION_MODE = "bypassPermissions"
 LABEL = "io.agentdock.rehearsal"
-
-
-@dataclass(frozen=True)
-class RehearsalOptions:
-    """How to run a scenario; resolved once in ``main()``."""
-
-    project_root: Path | None = None  # the user's project; None: a throw-away one
-    workdir: Path | None = None  # where the throw-away project goes (kept); None: a temp dir, removed
-    image: str = IMAGE_TAG
-    rebuild: bool = False
-    turn_timeout_s: float = 300.0
-    ready_timeout_s: float = 90.0
-    server_timeout_s: float = 60.0
-    allow_push: bool = False  # a pushing scenario on the user's own project
-    qms_port: int | None = None  # the user's project only: None = its own ports, as ./launch.sh picks them
-    git_port: int | None = None  # (a throw-away project uses free ports)
 
 
 @dataclass

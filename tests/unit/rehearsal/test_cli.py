@@ -60,3 +60,22 @@ def test_each_turn_is_claude_p_pointed_at_the_scripted_model() -> None:
     i = argv.index("box")
     assert argv[i + 1 : i + 4] == ["claude", "-p", "Do it [rehearsal r turn 1]"]
     assert "--allowedTools" in argv
+
+
+def test_without_the_anthropic_sdk_scenarios_list_and_a_run_says_what_to_install(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['anthropic'] = None\n"
+        "from agentdock.rehearsal.cli import main\n"
+        "print('list', main(['--list'], environ={}))\n"
+        "print('run', main(['smoke'], environ={}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "cr-lifecycle\t" in done.stdout
+    assert "list 0" in done.stdout
+    assert "run 3" in done.stdout
+    assert "pip install 'agentdock[rehearsal]'" in done.stderr
