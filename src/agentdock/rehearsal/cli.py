@@ -96,6 +96,12 @@ def _report(result: RehearsalResult) -> None:
         print(line)
     for line in summary(result.steps, result.turns, result.model.requests):
         print(line)
+    checked = "QMS audit trail" + ("" if result.notes else " and git-mcp's record")
+    print(f"executions ({checked}): " + ("each call once" if not result.audit else "MISMATCH"))
+    for line in result.audit:
+        print(f"  ! {line}")
+    for line in result.notes:
+        print(f"  note: {line}")
 
 
 def _list() -> int:

@@ -51,6 +51,7 @@ from agentdock.launcher import (
 )
 from agentdock.launcher.ports import project_ports
 from agentdock.launcher.project import container_project_dir, validate_agents
+from agentdock.rehearsal.audit import audit_problems
 from agentdock.rehearsal.errors import RehearsalSetupError
 from agentdock.rehearsal.model import ScriptedModel
 from agentdock.rehearsal.options import RehearsalOptions
@@ -90,11 +91,14 @@ class RehearsalResult:
     model: ScriptedModel
     announcements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    audit: list[str] = field(default_factory=list)  # duplicate or lost executions (servers' own records)
 
     @property
     def ok(self) -> bool:
-        return all(r.outcome == "ok" for r in self.steps) and all(
-            t.exit_code == 0 and t.finished and not t.problems for t in self.turns
+        return (
+            not self.audit
+            and all(r.outcome == "ok" for r in self.steps)
+            and all(t.exit_code == 0 and t.finished and not t.problems for t in self.turns)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -107,6 +111,8 @@ class RehearsalResult:
             "turns": [t.to_json() for t in self.turns],
             "requests": [r.to_json() for r in self.model.requests],
             "announcements": self.announcements,
+            "audit": self.audit,
+            "notes": self.notes,
         }
 
 
@@ -275,6 +281,7 @@ async def rehearse(
 ) -> RehearsalResult:
     """Run ``scenario`` end to end; the result says whether every expectation held."""
     run = _Run(scenario, options, say)
+    began = time.time()
     async with AsyncExitStack() as stack:
         throwaway = options.project_root is None
         if throwaway:
@@ -354,13 +361,17 @@ async def rehearse(
                     say(f"    ! {problem}")
                 say(f"turn {index} failed; the rehearsal stops here (later turns depend on it)")
                 break
+        steps = list(model.steps.values())
+        problems, notes = await anyio.to_thread.run_sync(audit_problems, root, steps, began)
         return RehearsalResult(
             scenario=scenario,
             run_id=run.run_id,
             root=root,
-            steps=list(model.steps.values()),
+            steps=steps,
             turns=list(model.turns.values()),
             model=model,
             announcements=run.announcements,
+            notes=notes,
+            audit=problems,
         )
     raise AssertionError("unreachable")  # pragma: no cover

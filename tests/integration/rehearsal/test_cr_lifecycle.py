@@ -52,6 +52,7 @@ def test_the_cr_lifecycle_rehearsal_closes_the_cr_with_each_agent_named_from_its
     assert "rehearsal cr-lifecycle" in done.stdout and "PASSED" in done.stdout
     record: dict[str, Any] = json.loads(record_file.read_text())
     assert record["ok"] is True
+    assert record["audit"] == []  # every mutating call ran exactly once (QMS audit trail, git-mcp record)
     assert all(step["outcome"] == "ok" for step in record["steps"])
     assert {t["agent"] for t in record["turns"]} == {"claude", "qa", "tu_ui"}
     assert all(t["exit_code"] == 0 for t in record["turns"])
