@@ -3,6 +3,7 @@
     agentdock rehearse --list
     agentdock rehearse cr-lifecycle [--project-root DIR] [--workdir DIR] [--record FILE]
     agentdock rehearse my-scenario.yaml
+    agentdock rehearse restart-mid-session --repeat 10   # per-call / per-session figures
 
 Exit status: 0 every expectation held; 1 a step or turn failed; 2 bad usage or
 a scenario file that does not parse; 3 the run could not be set up.
@@ -25,6 +26,7 @@ from agentdock.clirun import run_cli, setup_logging
 from agentdock.defaults import IMAGE_TAG
 from agentdock.rehearsal.errors import RehearsalSetupError, ScenarioError
 from agentdock.rehearsal.options import RehearsalOptions
+from agentdock.rehearsal.repeat import RunSummary, summarize_runs
 from agentdock.rehearsal.scenario import Scenario, load_scenario, shipped_scenarios
 from agentdock.rehearsal.timeline import HEADER, step_rows, summary
 
@@ -55,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--turn-timeout", type=float, default=300.0, help="seconds one turn may take (default 300)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the scenario N times and report per-call/per-session figures",
+    )
     parser.add_argument("--record", type=Path, help="write every step, turn and model request as JSON here")
     parser.add_argument(
         "--allow-push", action="store_true", help="let a pushing scenario push from --project-root"
@@ -69,6 +77,10 @@ def parse_args(
     args = _parser().parse_args(list(argv))
     if not args.list and not args.scenario:
         _parser().error("name a scenario (or --list)")
+    if not 1 <= args.repeat <= 1000:
+        _parser().error("--repeat must be between 1 and 1000")
+    if args.repeat > 1 and args.project_root is not None:
+        _parser().error("--repeat runs on throw-away projects only (no --project-root)")
     if args.turn_timeout <= 0:
         _parser().error("--turn-timeout must be positive")
     if args.project_root is not None and args.workdir is not None:
@@ -126,15 +138,25 @@ def _main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
             "pip install 'agentdock[rehearsal]' (./launch.sh's .venv has it)"
         ) from exc
     print(f"rehearsal {scenario.name}: {scenario.description}", flush=True)
-    try:
-        result = anyio.run(rehearse, scenario, options, _say)
-    except RehearsalSetupError as exc:
-        raise RehearsalSetupError(f"setup failed: {exc}") from exc
-    _report(result)
+    results: list[RehearsalResult] = []
+    for number in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            print(f"\n=== run {number}/{args.repeat} ===", flush=True)
+        try:
+            result = anyio.run(rehearse, scenario, options, _say)
+        except RehearsalSetupError as exc:
+            raise RehearsalSetupError(f"setup failed: {exc}") from exc
+        _report(result)
+        results.append(result)
+    if args.repeat > 1:
+        print(f"\n{scenario.name} x{args.repeat}:")
+        for line in summarize_runs([RunSummary(r.steps, r.ok, r.audit) for r in results]):
+            print(f"  {line}")
     if args.record is not None:
-        args.record.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        data = results[0].to_json() if len(results) == 1 else {"runs": [r.to_json() for r in results]}
+        args.record.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         print(f"record: {args.record}")
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
