@@ -17,6 +17,7 @@ import os
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "--project-root", type=Path, help="run in this QMS project (default: a fresh throw-away one)"
     )
     parser.add_argument(
-        "--workdir", type=Path, help="make the throw-away project here and keep it (default: a temp dir)"
+        "--workdir",
+        type=Path,
+        help="make the throw-away project here and keep it (with --repeat: DIR/run-N each; default: a temp dir)",
     )
     parser.add_argument("--image", help="agent image tag (default: $AGENTDOCK_IMAGE, else claude-agent)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the image first")
@@ -142,8 +145,11 @@ def _main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     for number in range(1, args.repeat + 1):
         if args.repeat > 1:
             print(f"\n=== run {number}/{args.repeat} ===", flush=True)
+        run_options = options
+        if args.repeat > 1 and options.workdir is not None:  # keep each run's project (and server logs)
+            run_options = replace(options, workdir=options.workdir / f"run-{number}")
         try:
-            result = anyio.run(rehearse, scenario, options, _say)
+            result = anyio.run(rehearse, scenario, run_options, _say)
         except RehearsalSetupError as exc:
             raise RehearsalSetupError(f"setup failed: {exc}") from exc
         _report(result)
