@@ -51,6 +51,7 @@ from agentdock.launcher import (
 )
 from agentdock.launcher.ports import project_ports
 from agentdock.launcher.project import container_project_dir, validate_agents
+from agentdock.launcher.servers import servers_keep_root
 from agentdock.rehearsal.audit import audit_problems
 from agentdock.rehearsal.errors import RehearsalSetupError
 from agentdock.rehearsal.model import ScriptedModel
@@ -198,7 +199,9 @@ class _Run:
         else:
             chosen = project_ports(root, data_dir(), qms=self.options.qms_port, git=self.options.git_port)
             ports = {"qms": chosen.qms, "git": chosen.git}
-        specs = server_specs(root, ["127.0.0.1", gateway], ports["qms"], ports["git"])
+        specs = server_specs(
+            root, ["127.0.0.1", gateway], ports["qms"], ports["git"], allow_root=servers_keep_root(root)
+        )
         self.say(f"servers: qms-mcp :{ports['qms']}, git-mcp :{ports['git']} on 127.0.0.1 and {gateway}")
         ensure_servers(specs, self.tokens[self.scenario.agents[0]], timeout_s=self.options.server_timeout_s)
         self.uid, self.gid = container_ids()
@@ -215,7 +218,9 @@ class _Run:
         self, root: Path, gateway: str, ports: dict[str, int]
     ) -> dict[str, Callable[[], Awaitable[None]]]:
         """What the scenario's ``fault`` steps do (`scenario.FAULTS`), on this run's servers."""
-        specs = server_specs(root, ["127.0.0.1", gateway], ports["qms"], ports["git"])
+        specs = server_specs(
+            root, ["127.0.0.1", gateway], ports["qms"], ports["git"], allow_root=servers_keep_root(root)
+        )
         token = self.tokens[self.scenario.agents[0]]
 
         def restart(commands: tuple[str, ...]) -> Callable[[], Awaitable[None]]:
