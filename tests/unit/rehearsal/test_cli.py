@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,16 @@ from agentdock.cli import SUBCOMMANDS
 from agentdock.cli import main as agentdock_main
 from agentdock.rehearsal.cli import EXIT_USAGE, main, parse_args
 from agentdock.rehearsal.runner import claude_argv, claude_env
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() sets up root logging on the (captured) stderr; later tests must not log into it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_list_prints_one_scenario_per_line_name_first(capsys: pytest.CaptureFixture[str]) -> None:
