@@ -52,3 +52,29 @@ def test_every_secret_path_is_outside_the_project_and_per_agent(
         assert path.is_relative_to(paths.project_data_dir(root)), path
     assert not paths.agent_data_dir(root, "claude").is_relative_to(paths.agent_data_dir(root, "qa"))
     assert paths.person_settings_file().parent == tmp_path / "data"
+
+
+def test_launcher_started_servers_get_the_launchers_data_dir_and_the_rest_of_the_allowed_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from agentdock.launcher import servers
+
+    seen: dict[str, str] = {}
+
+    class FakePopen:
+        pid = 4242
+
+        def __init__(self, argv: list[str], **kwargs: object) -> None:
+            seen.update(kwargs["env"])  # type: ignore[arg-type]
+
+        def poll(self) -> None:
+            return None
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("AGENTDOCK_DATA_DIR", raising=False)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    servers.start_server(servers.server_specs(tmp_path, ["127.0.0.1"], 1, 2)[0])
+    assert seen.get("AGENTDOCK_DATA_DIR") == str(tmp_path / "xdg" / "agentdock")
+    assert "PATH" in seen

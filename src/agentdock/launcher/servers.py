@@ -194,7 +194,7 @@ def start_server(spec: ServerSpec) -> subprocess.Popen[bytes]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 # the servers must read the token store the launcher writes, whatever decided it
-                env=child_env({"AGENTDOCK_DATA_DIR": str(paths.data_home())}),
+                env=child_env(extra={"AGENTDOCK_DATA_DIR": str(paths.data_home())}),
                 cwd=spec.root,
             )
     except OSError as exc:
