@@ -109,15 +109,17 @@ def id_names(names: list[str], suffix: str) -> list[str]:
     :class:`DocId` order — one match per name, for listings of thousands of documents."""
     keyed: list[tuple[tuple[str, int, int], str]] = []
     cut = -len(suffix)
+    match_id = _ANY_RE.fullmatch
     for name in names:
         if not name.endswith(suffix):
             continue
-        match = _ANY_RE.fullmatch(name[:cut])
-        if match is None or match.group(3) == "000" or match.group(4) == "000":
+        match = match_id(name[:cut])
+        if match is None:
             continue
-        if match.group(4) is not None and match.group(2) == "SOP":
+        _, kind, number, var = match.groups()
+        if number == "000" or var == "000" or (var is not None and kind == "SOP"):
             continue
-        keyed.append(((match.group(2), int(match.group(3)), int(match.group(4) or 0)), name[:cut]))
+        keyed.append(((kind, int(number), int(var) if var else 0), name[:cut]))
     keyed.sort()
     return list(dict.fromkeys(text for _, text in keyed))
 

@@ -161,7 +161,7 @@ class QmsQueries:
                 lines.append(
                     f"WARNING: {len(quarantined)} journal(s) quarantined, never replayed; see `qms doctor`"
                 )
-            return Result("\n".join(printable(line) for line in lines) or "No documents.", data)
+            return Result(_printable_lines(lines) or "No documents.", data)
         doc = parse_doc_id(doc_id)
         with self.storage.document(doc):
             meta = self.storage.load_meta(doc)
@@ -291,3 +291,11 @@ class QmsQueries:
 def _fields(event: dict[str, Any]) -> str:
     skip = {"ts", "event", "user", "version", "seq", "prev"}
     return " ".join(f"{k}={v}" for k, v in event.items() if k not in skip and v not in ("", None))
+
+
+def _printable_lines(lines: list[str]) -> str:
+    """``lines`` joined, each shown through :func:`printable` (one scan when nothing needs it)."""
+    text = "\n".join(lines)
+    if text.count("\n") == max(len(lines) - 1, 0) and printable(text, keep_newlines=True) is text:
+        return text
+    return "\n".join(printable(line) for line in lines)
