@@ -199,13 +199,17 @@ def existing_numbers(layout: Layout, doc_type: DocType, parent: DocId | None = N
     numbers: set[int] = set()
     folders = [layout.qms / ".meta" / doc_type.value, layout.qms / ".audit" / doc_type.value]
     safe = SafeRoot(layout.root)
+    match_id = _ANY_RE.fullmatch
     for folder in folders:
-        for entry in safe.listdir(folder):
-            name = entry.lstrip(".").split(".", 1)[0]
-            try:
-                doc = parse_doc_id(name)
-            except BadRequest:
+        for entry in safe.listdir(folder):  # one match per name: thousands of documents per folder
+            match = match_id(entry.lstrip(".").split(".", 1)[0])
+            if match is None:
                 continue
-            if doc.type is doc_type and doc.parent == parent:
-                numbers.add(doc.number)
+            top, kind, number, var = match.groups()
+            if number == "000" or var == "000":
+                continue
+            if parent is None and var is None and kind == doc_type.value:
+                numbers.add(int(number))
+            elif parent is not None and var is not None and top == parent.text and doc_type is DocType.VAR:
+                numbers.add(int(var))
     return numbers
