@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,6 @@ from pytest_docker.plugin import get_docker_services
 
 from agentdock import paths
 from agentdock.launcher import (
-    AgentContainerSpec,
-    LayoutSpec,
     agentdock_checkout,
     container_ids,
     remove_container,
@@ -40,7 +39,7 @@ from agentdock.launcher import (
     wait_until_ready,
 )
 from agentdock.launcher.project import init_demo_project
-from agentdock.launcher.session import passthrough_env
+from agentdock.launcher.session import LaunchOptions, Servers, Shared, agent_spec, passthrough_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -74,7 +73,7 @@ grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status
 cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max 2>/dev/null \
   || cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes \
          /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null
-echo "token visible under the project in: $(grep -rlF "$(cat $HOME/.claude/.agentdock-token)" "$p" 2>/dev/null | sort | tr '\n' ' ')"
+echo "token visible under the project in: $(grep -rlF "$TOKEN" "$p" 2>/dev/null | sort | tr '\n' ' ')"
 echo "setuid files: $(find / -xdev -perm /6000 -type f 2>/dev/null | wc -l)"
 mount | grep -E ' on (/tmp|/home/agent|/run/agentdock|'"$p"'/\.claude/users|'"$p"'/\.agentdock) ' \
   | sed 's/^[^ ]* //' | sort
@@ -143,20 +142,18 @@ def pair(
         assert done.returncode == 0, done.stderr
         compose_file = root.parent / "agents-compose.yml"
         compose_file.write_text(done.stdout, encoding="utf-8")
-        # the launcher's own container, started as ./launch.sh starts it (same spec, another name)
+        # the launcher's own container, from the spec ./launch.sh builds (session.agent_spec), renamed
         uid, gid = container_ids()
         token = paths.agent_token_file(root, AGENT).read_text(encoding="utf-8").strip()
-        spec = AgentContainerSpec(
-            layout=LayoutSpec(
-                root, AGENT, token, qms_port=qms_port, git_port=git_port, projects=volume,
-                ssh_dir=Path.home() / ".ssh",
-            ),
-            image=agent_image, uid=uid, gid=gid, environment=passed,
-            name=yaml.safe_load(done.stdout)["services"][AGENT]["container_name"] + "-launcher",
+        name = yaml.safe_load(done.stdout)["services"][AGENT]["container_name"]
+        options = LaunchOptions(agent=AGENT, project_root=root, image=agent_image, projects=volume)
+        spec = agent_spec(
+            root, AGENT, token, options=options, servers=Servers(qms_port, git_port),
+            shared=Shared(agentdock_checkout(), uid, gid), environment=passed,
         )  # fmt: skip
+        spec = replace(spec, name=f"{name}-launcher")
         launcher = start_agent_container(docker_client, spec)
         try:
-            name = yaml.safe_load(done.stdout)["services"][AGENT]["container_name"]
             with pytest.MonkeyPatch.context() as patch:
                 for key, value in passed.items():
                     patch.setenv(key, value)
@@ -235,13 +232,14 @@ def test_compose_and_launcher_containers_have_the_same_mounts_environment_user_a
     assert ours["io.agentdock.agent"] == AGENT
 
 
-def _probe(container: Any, user: str = "") -> str:
-    result = container.exec_run(["bash", "-c", PROBE], user=user)
+def _probe(container: Any, token: str, user: str = "") -> str:
+    result = container.exec_run(["bash", "-c", PROBE], user=user, environment={"TOKEN": token})
     return str(result.output.decode("utf-8", "replace"))
 
 
 def test_inside_both_containers_the_agent_sees_the_same_filesystem_identity_and_limits(pair: Pair) -> None:
-    outputs = [_probe(c) for c in (pair.launcher, pair.composed)]
+    token = paths.agent_token_file(pair.root, AGENT).read_text(encoding="utf-8").strip()
+    outputs = [_probe(c, token) for c in (pair.launcher, pair.composed)]
     assert outputs[0] == outputs[1], f"launcher:\n{outputs[0]}\ncompose:\n{outputs[1]}"
     lines = outputs[0].splitlines()
     assert "project read-only" in lines and "root of project read-only" in lines
@@ -257,13 +255,16 @@ def test_inside_both_containers_the_agent_sees_the_same_filesystem_identity_and_
     # the agent's own token is visible under the project only in its .mcp.json overlay (by design)
     assert f"token visible under the project in: {proj}/.mcp.json " in lines
     # and root inside either container finds the same masks
-    as_root = [_probe(c, user="0") for c in (pair.launcher, pair.composed)]
+    as_root = [_probe(c, token, user="0") for c in (pair.launcher, pair.composed)]
     assert as_root[0] == as_root[1]
 
 
-def test_no_secret_of_the_agent_lies_in_the_compose_file(pair: Pair) -> None:
+def test_no_secret_lies_in_the_compose_file_and_pass_through_still_reaches_the_container(pair: Pair) -> None:
     token = paths.agent_token_file(pair.root, AGENT).read_text(encoding="utf-8").strip()
-    assert token and token not in pair.compose_file.read_text(encoding="utf-8")
+    text = pair.compose_file.read_text(encoding="utf-8")
+    assert token and token not in text
+    assert FAKE_GH_TOKEN not in text and "GH_TOKEN" in text  # named; compose took the value from its env
+    assert f"GH_TOKEN={FAKE_GH_TOKEN}" in pair.composed.attrs["Config"]["Env"]
 
 
 def test_claude_code_connects_to_both_servers_from_both_containers(pair: Pair) -> None:
