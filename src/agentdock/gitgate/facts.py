@@ -154,7 +154,7 @@ def _private(root: Path, caller: str | None) -> set[str]:
     if caller is None:
         private.add(users.relative_to(root).as_posix())
     else:
-        private.add(paths.agent_container_dir(root, caller).relative_to(root).as_posix())
+        private.add(paths.legacy_agent_container_dir(root, caller).relative_to(root).as_posix())
     return private
 
 

@@ -116,7 +116,7 @@ def zones(root: Path, caller: str | None) -> list[Path]:
             if entry.name != caller:
                 found.append(entry)
     if caller is not None:
-        found.append(paths.agent_container_dir(root, caller))
+        found.append(paths.legacy_agent_container_dir(root, caller))
     return found
 
 

@@ -9,7 +9,10 @@ What compose cannot carry is left out on purpose and said in the file's header:
 * secrets passed through from the host (``GH_TOKEN``, ``ANTHROPIC_API_KEY``) are named, not
   written: compose takes their values from its own environment when it starts the container;
 * the launcher's refusal of a second container for an agent: compose starts whatever it is told
-  (the labels are the same, so ``./launch.sh`` still refuses to start one beside it).
+  (the labels are the same, so ``./launch.sh`` still refuses to start one beside it);
+* the launcher's second look at the mounted host folders just after the start (``hostprep.verify_host``:
+  a folder swapped for a link meanwhile gets the container removed); ``--print-compose`` checks them
+  when it prepares them, compose later mounts what is there.
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ import docker.errors
 from docker.types import Mount
 
 from agentdock.defaults import IMAGE_TAG
-from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady, DockerError
+from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady, DockerError, UnsafeHostPath
 from agentdock.launcher.hardening import ContainerLimits, run_options
-from agentdock.launcher.layout import ContainerLayout, LayoutSpec, plan_layout, prepare_host
+from agentdock.launcher.hostprep import prepare_host, verify_host
+from agentdock.launcher.layout import ContainerLayout, LayoutSpec, plan_layout
 from agentdock.launcher.netpolicy import LABEL_POLICY, ensure_network
 from agentdock.launcher.project import container_project_dir
 
@@ -149,7 +150,9 @@ def start_agent_container(
 
     Refuses (AgentAlreadyRunning) when a running container exists for the same
     agent and project; a stopped leftover is removed first (reported through
-    ``on_stale``).  Host folders, overlays and stubs are prepared here.
+    ``on_stale``).  Host folders, overlays and stubs are prepared here, without following
+    links (UnsafeHostPath when a mounted path is not what it should be); a mounted folder
+    replaced while the container started gets the container removed and the same refusal.
     """
     root, agent = spec.layout.root, spec.layout.agent
     for old in existing_containers(client, root, agent):
@@ -159,10 +162,10 @@ def start_agent_container(
             on_stale(old.name)
         remove_container(old)
     layout = plan_layout(spec.layout)
-    prepare_host(layout, uid=spec.uid, gid=spec.gid)
+    host = prepare_host(layout, uid=spec.uid, gid=spec.gid)
     network = ensure_network(client, spec.network_policy)
     try:
-        return client.containers.run(**run_config(spec, layout, network.name))
+        container = client.containers.run(**run_config(spec, layout, network.name))
     except docker.errors.ImageNotFound as exc:
         raise DockerError(
             f"image {spec.image!r} is not present (build it with ./launch.sh --rebuild)"
@@ -175,6 +178,12 @@ def start_agent_container(
         ) from exc
     except docker.errors.DockerException as exc:
         raise DockerError(f"cannot start the {agent} container: {exc}") from exc
+    try:
+        verify_host(host)
+    except UnsafeHostPath:
+        remove_container(container)
+        raise
+    return container
 
 
 def _logs(container: Any, tail: int = 60) -> str:

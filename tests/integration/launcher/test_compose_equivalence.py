@@ -266,6 +266,9 @@ def test_inside_both_containers_the_agent_sees_the_same_filesystem_identity_and_
 
 def test_no_secret_lies_in_the_compose_file_and_pass_through_still_reaches_the_container(pair: Pair) -> None:
     token = paths.agent_token_file(pair.root, AGENT).read_text(encoding="utf-8").strip()
+    # nor anywhere under the project root on the host: tokens and overlays live in the data dir
+    holders = [p for p in pair.root.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert holders == [], holders
     text = pair.compose_file.read_text(encoding="utf-8")
     assert token and token not in text
     assert FAKE_GH_TOKEN not in text and "GH_TOKEN" in text  # named; compose took the value from its env
