@@ -394,6 +394,7 @@ class Bridge:
             method_class(message, keyed=keyed),
             record,
             deadline=pending.started + self.config.max_time_s,
+            started=pending.started,
         )
         if method == "tools/list":
             self.upstream.tool_headers.learn(answer.get("result"))

@@ -59,6 +59,7 @@ class Pacing:
         record: AttemptLog,
         *,
         deadline: float | None = None,
+        started: float | None = None,
     ) -> T:
         return await call_with_retries(
             attempt,
@@ -72,6 +73,7 @@ class Pacing:
             record=record,
             window_s=self.window_s,
             probe=self.probe,
+            started=started,
         )
 
 

@@ -56,7 +56,15 @@ from agentdock.soak.profiles import LaunchFaults
 from agentdock.soak.records import LaunchRecord, PathResult, clip_evidence
 from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
 
-__all__ = ["SERVERS", "RealLaunch", "docker_environment", "parse_mcp_list", "toxics_for"]
+__all__ = [
+    "SERVERS",
+    "RealLaunch",
+    "docker_environment",
+    "open_fronts",
+    "parse_mcp_list",
+    "settings_for",
+    "toxics_for",
+]
 
 SERVERS: tuple[str, ...] = ("qms", "git")
 DIRECT_DIR = "/tmp/agentdock-soak-direct"  # noqa: S108 - a folder inside the throwaway container
@@ -145,6 +153,41 @@ class _Path:
         )
 
 
+async def open_fronts(
+    stack: AsyncExitStack,
+    env: SoakEnvironment,
+    plan: LaunchPlan,
+    path: str,
+    servers: tuple[str, ...] = SERVERS,
+) -> dict[str, _Front]:
+    """For each server, the fault layer one path of one launch (or trial) connects to; closed by ``stack``."""
+    fronts: dict[str, _Front] = {}
+    faults = plan.faults
+    for server in servers:
+        bursting = faults.http_503_burst > 0
+        proxy = FaultProxy(
+            f"{path}-{server}",
+            listen=f"{'127.0.0.1' if bursting else env.gateway}:0",
+            upstream=f"127.0.0.1:{env.ports[server]}",
+            toxics=toxics_for(faults),
+            seed=plan.seed,
+        )
+        await stack.enter_async_context(proxy)
+        burst = None
+        port = proxy.listen_port
+        if bursting:
+            burst = BurstFront(
+                listen_host=env.gateway,
+                upstream=("127.0.0.1", proxy.listen_port),
+                after=faults.http_503_after_connections,
+                burst=faults.http_503_burst,
+            )
+            await stack.enter_async_context(burst)
+            port = burst.port
+        fronts[server] = _Front(proxy, burst, port)
+    return fronts
+
+
 def _ms(began: float) -> float:
     return round((time.perf_counter() - began) * 1000.0, 1)
 
@@ -166,31 +209,7 @@ class RealLaunch:
         self.clock = clock
 
     async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, _Front]:
-        fronts: dict[str, _Front] = {}
-        faults = plan.faults
-        for server in SERVERS:
-            bursting = faults.http_503_burst > 0
-            proxy = FaultProxy(
-                f"{path}-{server}",
-                listen=f"{'127.0.0.1' if bursting else self.env.gateway}:0",
-                upstream=f"127.0.0.1:{self.env.ports[server]}",
-                toxics=toxics_for(faults),
-                seed=plan.seed,
-            )
-            await stack.enter_async_context(proxy)
-            burst = None
-            port = proxy.listen_port
-            if bursting:
-                burst = BurstFront(
-                    listen_host=self.env.gateway,
-                    upstream=("127.0.0.1", proxy.listen_port),
-                    after=faults.http_503_after_connections,
-                    burst=faults.http_503_burst,
-                )
-                await stack.enter_async_context(burst)
-                port = burst.port
-            fronts[server] = _Front(proxy, burst, port)
-        return fronts
+        return await open_fronts(stack, self.env, plan, path)
 
     async def _docker(self, *args: str, timeout_s: float = EXEC_TIMEOUT_S) -> tuple[int, str]:
         with anyio.fail_after(timeout_s):
@@ -425,10 +444,16 @@ def _logs(container: Any) -> str:
         return f"(container logs unavailable: {exc})"
 
 
+def settings_for(config: SoakConfig) -> EnvironmentSettings:
+    """The shared environment a run asks for: one agent per worker, the chosen image tag."""
+    settings = EnvironmentSettings(workers=config.workers)
+    return replace(settings, image=config.image_tag) if config.image_tag else settings
+
+
 @asynccontextmanager
 async def docker_environment(config: SoakConfig, say: Callable[[str], None]) -> AsyncIterator[LaunchStep]:
     """Set up the shared parts (project, servers, image) and yield the real launch step."""
-    settings = EnvironmentSettings(workers=config.workers)
+    settings = settings_for(config)
     run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
     async with open_environment(settings, say) as env:
         try:
