@@ -6,6 +6,7 @@ seconds cost nothing; each test states the cadence property it pins down.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import anyio.lowlevel
@@ -35,7 +36,9 @@ class FakeTime:
 class Server:
     """An attempt (and probe) against a server that is down until ``up_at``; ``burst`` 503s come first."""
 
-    def __init__(self, time: FakeTime, *, up_at: float = 0.0, burst: int = 0, down: UpstreamError | None = None):
+    def __init__(
+        self, time: FakeTime, *, up_at: float = 0.0, burst: int = 0, down: UpstreamError | None = None
+    ):
         self.time = time
         self.up_at = up_at
         self.burst = burst
@@ -138,7 +141,7 @@ async def test_a_long_outage_is_not_hammered_once_the_client_would_have_given_up
     result, _ = await run(server)
     assert result == "ok"
     late = [t for t in server.attempts if t >= 10.0]
-    gaps = [b - a for a, b in zip(late, late[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(late)]
     assert gaps and min(gaps) >= 1.0
     early = [t for t in server.attempts if t < 5.0]
     assert len(early) >= 10, "many tries while the client still waits"
