@@ -18,12 +18,17 @@ One launch (`RealLaunch.__call__`):
    folder) for both servers pointed at the direct path's fronts, then
    ``claude mcp list`` there.
 5. ``first_response_ms`` of a path is its ``claude mcp list`` time: how long
-   Claude Code took to hear back from both servers.  On any failure the
+   Claude Code took to hear back from both servers.  Before either path, one
+   untimed ``claude mcp list`` in a folder without servers warms Claude Code
+   up (its first run in a fresh container loads the binary and writes its
+   config), so the two paths are measured alike — the direct path's
+   ``claude mcp add`` runs would otherwise warm it for the direct path only.  On any failure the
    record carries the container log, the proxy's stderr and the fault counters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tempfile
@@ -275,6 +280,11 @@ class RealLaunch:
                 path.fail(step, f"{type(exc).__name__}: {exc}")
                 return
 
+    async def _warm_up(self, name: str) -> None:
+        """One untimed ``claude mcp list`` where no server is configured (see step 5 above)."""
+        with contextlib.suppress(TimeoutError):  # the timed steps that follow say what is wrong
+            await self._docker("exec", "-w", "/", name, "claude", "mcp", "list")
+
     async def _configure_direct(self, name: str, token: str, fronts: dict[str, _Front], path: _Path) -> None:
         """``claude mcp add --transport http --scope local`` for both servers, in a scratch folder."""
         try:
@@ -370,6 +380,7 @@ class RealLaunch:
                         if direct_path.failed_step is None:
                             await self._mcp_list(name, DIRECT_DIR, direct_path)
 
+                    await self._warm_up(name)
                     await self._with_restart(plan.faults, proxy_body)
                     await self._with_restart(plan.faults, direct_body)
                     paths_out = {
