@@ -5,6 +5,10 @@ A thin launcher for :mod:`agentdock.proxy.cli`. It finds the package in this
 order: already importable; the repository's ``src/`` next to this file; and,
 inside the agent image, by re-executing itself with the agentdock venv's
 interpreter (``/opt/agentdock/venv/bin/python`` or ``$AGENTDOCK_PYTHON``).
+
+A venv's ``python`` is usually a symlink to the system binary, so the venv is told
+apart by its *prefix* (``sys.prefix``), never by the binary's real path: a login
+shell's ``/usr/bin/python3`` and the venv's interpreter are the same file.
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ def _import_main():  # type: ignore[no-untyped-def]
     return main
 
 
+def _running_in(python: str) -> bool:
+    """Whether this process already runs in the environment ``python`` belongs to (same prefix)."""
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(python)))  # <prefix>/bin/python
+    return os.path.realpath(sys.prefix) == os.path.realpath(prefix)
+
+
 def _locate():  # type: ignore[no-untyped-def]
     main = _import_main()
     if main is not None:
@@ -51,11 +61,7 @@ def _locate():  # type: ignore[no-untyped-def]
         if main is not None:
             return main
     python = os.environ.get("AGENTDOCK_PYTHON") or VENV_PYTHON
-    if (
-        os.environ.get(_REEXEC_GUARD) != "1"
-        and os.path.exists(python)
-        and os.path.realpath(python) != os.path.realpath(sys.executable)
-    ):
+    if os.environ.get(_REEXEC_GUARD) != "1" and os.path.exists(python) and not _running_in(python):
         os.environ[_REEXEC_GUARD] = "1"
         os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])  # noqa: S606 - argv list
     sys.stderr.write(

@@ -23,9 +23,16 @@ agentdock_bootstrap() {
     fi
     want=$(cksum <"$repo/pyproject.toml")
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "agentdock: installing agentdock and its tools into .venv ..." >&2
-        "$venv/bin/python" -m pip install --quiet --upgrade pip >&2 || return 1
-        "$venv/bin/python" -m pip install --quiet -e "$repo[dev]" >&2 || return 1
+        # One line per step; pip's own output goes to a log shown only when a step fails.
+        local log="$venv/bootstrap.log"
+        : >"$log"
+        echo "agentdock: installing agentdock and its tools into .venv (log: $log) ..." >&2
+        if ! "$venv/bin/python" -m pip install --quiet --upgrade pip >>"$log" 2>&1 ||
+            ! "$venv/bin/python" -m pip install --quiet -e "$repo[dev]" >>"$log" 2>&1; then
+            echo "agentdock: installing into .venv failed; the last lines of $log:" >&2
+            tail -n 30 "$log" >&2
+            return 1
+        fi
         printf '%s' "$want" >"$stamp"
     fi
 }

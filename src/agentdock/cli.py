@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from agentdock.clirun import run_cli
+
 __all__ = ["SUBCOMMANDS", "main"]
 
 #: subcommand -> (module, function, one-line help)
@@ -57,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module_name, func_name, _ = SUBCOMMANDS[name]
     func = getattr(importlib.import_module(module_name), func_name)
-    result: int = func(rest)
-    return result
+    return run_cli(f"agentdock {name}", lambda: int(func(rest)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,6 +36,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, INVALID_REQUEST, CallToolResult, TextContent, ToolAnnotations
 
 from agentdock import paths
+from agentdock.clirun import run_cli, setup_logging
+from agentdock.defaults import GIT_PORT
 from agentdock.gitgate.errors import ConfigError, ExecutionError
 from agentdock.gitgate.executor import ExecLimits, build_env
 from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect, repository_dir
@@ -44,7 +46,7 @@ from agentdock.gitgate.policy import explain
 
 __all__ = ["DEFAULT_PORT", "TOOL_NAME", "ServeOptions", "build_server", "main", "reject_malformed"]
 
-DEFAULT_PORT = 8001
+DEFAULT_PORT = GIT_PORT
 TOOL_NAME = "git_exec"
 log = logging.getLogger("agentdock.gitgate")
 
@@ -229,12 +231,12 @@ def _serve_http(server: MCPServer[Any], config: GateConfig, options: ServeOption
     serve(app, list(options.hosts), options.port, name="git-mcp")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.explain_policy:
         print(explain())
         return 0
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    setup_logging("INFO")
     try:
         config, options = resolve_config(args, os.environ)
     except ConfigError as exc:
@@ -249,9 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"git-mcp: cannot listen on {', '.join(options.hosts)}:{options.port}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``git-mcp``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("git-mcp", lambda: _main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

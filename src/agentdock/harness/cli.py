@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from agentdock.clirun import run_cli, setup_logging
 from agentdock.harness.errors import HarnessError, PlanError, ProxyConfigError, ServerStartError, ToxicError
 from agentdock.harness.http.model import FAULTS, Plan
 from agentdock.harness.tcp.toxics import TOXICS, Toxic, parse_toxic_spec
@@ -201,16 +202,12 @@ def _kinds() -> None:
         print(f"  {name:<22} {tcls.summary}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command == "kinds":
         _kinds()
         return 0
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    setup_logging(args.log_level)
     try:
         if args.command == "serve":
             asyncio.run(_serve(_serve_config(args)))
@@ -222,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ServerStartError, HarnessError) as exc:
         print(f"agentdock faults: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``agentdock faults``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock faults", lambda: _main(argv))

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from agentdock.clirun import run_cli
 from agentdock.inbox.errors import InboxError, TaskFileError
 from agentdock.inbox.notifiers import DesktopNotifier, Notifier, StreamNotifier, TmuxNotifier, fan_out
 from agentdock.inbox.pidfile import PidFile
@@ -177,7 +178,7 @@ def list_pending(project_root: Path) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     environ = dict(os.environ)
     try:
@@ -187,3 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InboxError as exc:
         print(f"agentdock inbox: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``agentdock inbox``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock inbox", lambda: _main(argv))

@@ -7,12 +7,15 @@ dataclasses; everything below takes them as arguments.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentdock import paths
+from agentdock.clirun import run_cli
+from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.inbox.errors import InboxError
 from agentdock.launcher.errors import LauncherError
 from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
@@ -21,6 +24,7 @@ from agentdock.launcher.session import (
     Interrupted,
     LaunchOptions,
     Reporter,
+    Servers,
     launch,
     prepare_many,
     terminate_on_signals,
@@ -66,8 +70,18 @@ def _common(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None
         default=Path(environ["AGENTDOCK_PROJECT_ROOT"]) if environ.get("AGENTDOCK_PROJECT_ROOT") else None,
         help="project with a QMS (default: the current repo if it has QMS/, else the demo project)",
     )
-    parser.add_argument("--qms-port", type=_port, default=int(environ.get("AGENTDOCK_QMS_PORT", "8000")))
-    parser.add_argument("--git-port", type=_port, default=int(environ.get("AGENTDOCK_GIT_PORT", "8001")))
+    parser.add_argument(
+        "--qms-port",
+        type=_port,
+        default=_port(environ["AGENTDOCK_QMS_PORT"]) if environ.get("AGENTDOCK_QMS_PORT") else None,
+        help=f"qms-mcp's port (default: the project's own, chosen once: {QMS_PORT} for the first project)",
+    )
+    parser.add_argument(
+        "--git-port",
+        type=_port,
+        default=_port(environ["AGENTDOCK_GIT_PORT"]) if environ.get("AGENTDOCK_GIT_PORT") else None,
+        help=f"git-mcp's port (default: the project's own, chosen once: {GIT_PORT} for the first project)",
+    )
 
 
 def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -104,21 +118,35 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         action="store_true",
         help="copy agentdock into docker/dist/ for a manual docker build",
     )
+    parser.add_argument(
+        "--no-git",
+        action="store_true",
+        help="launch with the QMS only: no git-mcp (automatic when the project is not a git repository)",
+    )
+    parser.add_argument(
+        "--no-host-certs",
+        action="store_true",
+        default=environ.get("AGENTDOCK_HOST_CERTS", "1") == "0",
+        help="do not add the host's locally added CA certificates to the image build "
+        "(default: add them, for TLS-intercepting proxies; also AGENTDOCK_HOST_CERTS=0)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the image build output")
     add_multi_arguments(parser)
     return parser
 
 
 def multi_options(
-    args: argparse.Namespace, root: Path, projects: str | Path, extra: Sequence[str]
+    args: argparse.Namespace, root: Path, servers: Servers, projects: str | Path, extra: Sequence[str]
 ) -> MultiLaunchOptions:
     """How `launch_many` opens the windows: every window's ``./launch.sh <agent>`` gets the same
-    project, ports, image, /projects and --shell (not --rebuild/--no-attach: the image is built
+    project, ports, image, /projects, --shell and --no-host-certs (not --rebuild/--no-attach: the image is built
     and the windows attach)."""
     passthrough = (
         *(("--shell",) if args.shell else ()),
-        *("--qms-port", str(args.qms_port), "--git-port", str(args.git_port)),
+        *("--qms-port", str(servers.qms_port)),
+        *(("--git-port", str(servers.git_port)) if servers.git_port is not None else ("--no-git",)),
         *("--image", args.image, "--projects", str(projects)),
+        *(("--no-host-certs",) if args.no_host_certs else ()),
         *(("--", *extra) if extra else ()),
     )
     return MultiLaunchOptions(
@@ -130,7 +158,7 @@ def multi_options(
     )
 
 
-def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock launch [agent ...] [options]``."""
     env = os.environ if environ is None else environ
     argv = list(argv)
@@ -177,6 +205,8 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         ready_timeout_s=args.ready_timeout,
         server_timeout_s=args.server_timeout,
         extra_args=extra,
+        host_certs=not args.no_host_certs,
+        git=not args.no_git,
     )
     try:
         with terminate_on_signals():
@@ -184,9 +214,9 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
                 return launch(options, reporter, environ=env)
             # Refuse a missing terminal before minutes of image building, not after.
             detect_terminal(host_platform(env), requested=args.terminal, force_tmux=args.tmux)
-            root = prepare_many(options, agents, reporter)
+            root, servers = prepare_many(options, agents, reporter)
             reporter.step(f"Opening a window per agent ({', '.join(agents)}) and one for the inbox watcher")
-            return launch_many(agents, multi_options(args, root, projects, extra), environ=env)
+            return launch_many(agents, multi_options(args, root, servers, projects, extra), environ=env)
     except (LauncherError, InboxError) as exc:
         reporter.error(str(exc))
         return 1
@@ -198,8 +228,9 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         return 130
 
 
-def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
-    """``agentdock stop``: stop the host servers started by launch (and, with --containers, the agents)."""
+def _stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock stop``: list what runs for which project; stop this project's servers (--all: every
+    project's; --containers: their agent containers too)."""
     from agentdock.launcher.containers import existing_containers, remove_container
     from agentdock.launcher.servers import stop_servers
     from agentdock.launcher.session import connect_docker
@@ -208,34 +239,75 @@ def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> 
     parser = argparse.ArgumentParser(prog="./launch.sh stop", description=stop_main.__doc__)
     _common(parser, env)
     parser.add_argument(
-        "--containers", action="store_true", help="also remove this project's agent containers"
+        "--containers", action="store_true", help="also remove the stopped projects' agent containers"
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="stop the servers of every project, not just this one"
     )
     args = parser.parse_args(list(argv))
     reporter = Reporter()
-    try:
-        root = resolve_project_root(
-            args.project_root, cwd=Path.cwd(), data_dir=default_data_dir(env), init=lambda _: None
-        )
-    except LauncherError as exc:
-        reporter.error(str(exc))
-        return 1
-    if args.containers:
+    data_dir = default_data_dir(env)
+    running = _running_servers(data_dir)
+    if running:
+        reporter.step("Running servers, by project:")
+        for project, what in running.items():
+            reporter.info(f"{project}: {', '.join(what)}")
+    if args.all:
+        roots = list(running)
+    else:
         try:
-            with connect_docker() as client:
-                for container in existing_containers(client, root):
-                    reporter.step(f"Removing {container.name}")
-                    remove_container(container)
+            roots = [
+                resolve_project_root(
+                    args.project_root, cwd=Path.cwd(), data_dir=data_dir, init=lambda _: None
+                )
+            ]
         except LauncherError as exc:
             reporter.error(str(exc))
             return 1
-    stopped = stop_servers(root)
-    reporter.step(
-        "Stopped " + (", ".join(stopped) if stopped else f"nothing (no pid files in {paths.run_dir(root)})")
-    )
+    for root in roots:
+        if args.containers:
+            try:
+                with connect_docker() as client:
+                    for container in existing_containers(client, root):
+                        reporter.step(f"Removing {container.name}")
+                        remove_container(container)
+            except LauncherError as exc:
+                reporter.error(str(exc))
+                return 1
+        stopped = stop_servers(root)
+        where = f"no pid files in {paths.run_dir(root)}"
+        reporter.step(f"Stopped ({root}) " + (", ".join(stopped) if stopped else f"nothing ({where})"))
+    others = [str(r) for r in running if r not in roots]
+    if others:
+        reporter.info(f"still running for {', '.join(others)}: `./launch.sh stop --all` stops them too")
     return 0
 
 
-def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+def _running_servers(data_dir: Path) -> dict[Path, list[str]]:
+    """Projects with ports on record whose servers run now: root -> ["qms-mcp (pid N, port P)", ...]."""
+    from agentdock.launcher.ports import registered_projects
+    from agentdock.launcher.servers import read_pid_file
+    from agentdock.procinfo import pid_alive
+
+    running: dict[Path, list[str]] = {}
+    for root in registered_projects(data_dir):
+        for command in ("qms-mcp", "git-mcp"):
+            pid_file = paths.run_dir(root) / f"{command}.pid"
+            pid = read_pid_file(pid_file)
+            if pid is not None and pid_alive(pid):
+                port = _pid_file_port(pid_file)
+                running.setdefault(root, []).append(f"{command} (pid {pid}, port {port})")
+    return running
+
+
+def _pid_file_port(pid_file: Path) -> str:
+    try:
+        return str(json.loads(pid_file.read_text(encoding="utf-8")).get("port", "?"))
+    except (OSError, ValueError, AttributeError):
+        return "?"
+
+
+def _doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock doctor``: check each piece and say what to fix."""
     from agentdock.launcher.doctor import run_doctor
 
@@ -252,3 +324,18 @@ def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         git_port=args.git_port,
         stream=sys.stdout,
     )
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock launch", lambda: _main(argv, environ))
+
+
+def stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock``: see :func:`_stop_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock stop", lambda: _stop_main(argv, environ))
+
+
+def doctor_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """``agentdock``: see :func:`_doctor_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock doctor", lambda: _doctor_main(argv, environ))

@@ -21,6 +21,7 @@ from typing import Any
 import docker.errors
 from docker.types import Mount
 
+from agentdock.defaults import IMAGE_TAG
 from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady, DockerError
 from agentdock.launcher.layout import ContainerLayout, LayoutSpec, plan_layout, prepare_host
 from agentdock.launcher.project import container_project_dir
@@ -50,7 +51,7 @@ class AgentContainerSpec:
     """Everything `start_agent_container` needs; ``layout`` decides the filesystem."""
 
     layout: LayoutSpec
-    image: str = "claude-agent"
+    image: str = IMAGE_TAG
     uid: int = 1000  # the image's user; owns the agent's writable folders when the host runs as root
     gid: int = 1000
     setup_only: bool = True

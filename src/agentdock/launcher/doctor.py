@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,13 @@ import docker.errors
 import httpx
 
 from agentdock import paths
+from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.launcher.errors import LauncherError
+from agentdock.launcher.hostcerts import host_ca_certificates
 from agentdock.launcher.image import LABEL_INPUTS, ImageSpec, agentdock_checkout, container_ids, inputs_hash
 from agentdock.launcher.layout import PROXY_PATH
-from agentdock.launcher.project import agent_names, resolve_project_root
+from agentdock.launcher.ports import Ports, registered_projects
+from agentdock.launcher.project import agent_names, is_git_work_tree, resolve_project_root
 from agentdock.launcher.servers import PROTOCOL_VERSION, Probe, mcp_initialize, server_specs
 from agentdock.launcher.session import connect_docker
 
@@ -94,10 +98,25 @@ def proxy_round_trip(client: Any, image: str, url: str, token: str, *, wait_s: i
     return Probe(True, f"{info.get('name', '?')} {info.get('version', '')}".strip(), 200)
 
 
+def _host_certs_check() -> Check:
+    """What the image build will trust beyond the public roots (TLS-intercepting proxies)."""
+    found = host_ca_certificates(os.environ)
+    if found:
+        return Check(
+            "host certificates", True, f"{len(found)} locally added CA certificate(s) go into image builds"
+        )
+    return Check(
+        "host certificates",
+        True,
+        "none locally added (fine without a TLS-intercepting proxy; behind one, add its CA to the "
+        "host's trust store or set SSL_CERT_FILE)",
+    )
+
+
 def _checks(
-    project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int
+    project_root: Path | None, data_dir: Path, image: str, qms_port: int | None, git_port: int | None
 ) -> list[Check]:
-    checks: list[Check] = []
+    checks: list[Check] = [_host_certs_check()]
     try:
         with connect_docker() as client:
             checks.append(Check("engine", True, f"Docker {client.version().get('Version', '?')} answers"))
@@ -117,7 +136,13 @@ def _checks(
 
 
 def _with_engine(
-    client: Any, *, project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int
+    client: Any,
+    *,
+    project_root: Path | None,
+    data_dir: Path,
+    image: str,
+    qms_port: int | None,
+    git_port: int | None,
 ) -> list[Check]:
     checks = [
         Check("docker CLI", True, str(shutil.which("docker")))
@@ -179,6 +204,14 @@ def _with_engine(
     if token is None:
         return checks
 
+    recorded = registered_projects(data_dir).get(root.resolve(), Ports(QMS_PORT, GIT_PORT))
+    qms_port = recorded.qms if qms_port is None else qms_port
+    git_port = recorded.git if git_port is None else git_port
+    if not is_git_work_tree(root):
+        checks.append(
+            Check("git gateway", True, f"off: {root} is not a git repository (agents get the QMS only)")
+        )
+        git_port = None
     healthy = []
     with httpx.Client(timeout=5.0, trust_env=False) as http:
         for spec in server_specs(root, ["127.0.0.1"], qms_port, git_port):
@@ -208,7 +241,13 @@ def _with_engine(
 
 
 def run_doctor(
-    *, project_root: Path | None, data_dir: Path, image: str, qms_port: int, git_port: int, stream: TextIO
+    *,
+    project_root: Path | None,
+    data_dir: Path,
+    image: str,
+    qms_port: int | None,
+    git_port: int | None,
+    stream: TextIO,
 ) -> int:
     checks = _checks(project_root, data_dir, image, qms_port, git_port)
     for check in checks:

@@ -36,7 +36,9 @@ from typing import Any
 import docker.errors
 
 from agentdock import paths
+from agentdock.defaults import IMAGE_TAG
 from agentdock.launcher.errors import ConfigError, DockerError, ImageBuildError
+from agentdock.launcher.hostcerts import certificate_hint, host_ca_certificates
 from agentdock.launcher.locks import step_lock
 
 __all__ = [
@@ -55,7 +57,7 @@ __all__ = [
     "prepare_context",
 ]
 
-DEFAULT_TAG = "claude-agent"
+DEFAULT_TAG = IMAGE_TAG
 LABEL_INPUTS = "io.agentdock.inputs"
 #: uid/gid of the image's user when the host user is root (the agent never runs as root).
 DEFAULT_CONTAINER_ID = 1000
@@ -91,6 +93,8 @@ class ImageSpec:
     gid: int = DEFAULT_CONTAINER_ID
     base_image: str | None = None  # None: the Dockerfile's default
     build_args: Mapping[str, str] = field(default_factory=dict)  # e.g. CLAUDE_CODE_VERSION
+    #: add the host's locally added CA certificates to the build (see launcher.hostcerts)
+    host_certs: bool = True
 
     @property
     def docker_dir(self) -> Path:
@@ -131,24 +135,36 @@ def _source_files(repo: Path) -> dict[str, Path]:
     return files
 
 
-def image_inputs(spec: ImageSpec) -> dict[str, Path]:
+#: A build-context input: a file of the checkout, or bytes made at build time (host certificates).
+Input = Path | bytes
+
+
+def image_inputs(spec: ImageSpec, environ: Mapping[str, str] | None = None) -> dict[str, Input]:
     """Every file the image is built from, keyed by its name in the build context."""
     d = spec.docker_dir
-    files = {name: d / name for name in ("Dockerfile", "entrypoint.sh", "requirements.txt", ".dockerignore")}
+    files: dict[str, Input] = {
+        name: d / name for name in ("Dockerfile", "entrypoint.sh", "requirements.txt", ".dockerignore")
+    }
     for cert in sorted((d / "certs").glob("*.crt")):
         files[f"certs/{cert.name}"] = cert
+    if spec.host_certs:
+        env = os.environ if environ is None else environ
+        files.update({f"certs/{name}": pem for name, pem in host_ca_certificates(env).items()})
     files.update(_source_files(spec.repo))
     return files
 
 
-def _digest(files: Mapping[str, Path], build_args: Mapping[str, str]) -> str:
+def _digest(files: Mapping[str, Input], build_args: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
     for name, path in sorted(files.items()):
-        try:
-            data = path.read_bytes()
-            executable = os.access(path, os.X_OK)
-        except OSError as exc:
-            raise ConfigError(f"image input {path} cannot be read: {exc}") from exc
+        if isinstance(path, bytes):
+            data, executable = path, False
+        else:
+            try:
+                data = path.read_bytes()
+                executable = os.access(path, os.X_OK)
+            except OSError as exc:
+                raise ConfigError(f"image input {path} cannot be read: {exc}") from exc
         digest.update(f"{name}\0{int(executable)}\0{len(data)}\0".encode())
         digest.update(data)
     for key, value in sorted(build_args.items()):
@@ -161,10 +177,16 @@ def inputs_hash(spec: ImageSpec) -> str:
     return _digest(image_inputs(spec), spec.all_build_args())
 
 
-def _copy(files: Mapping[str, Path], folder: Path) -> dict[str, Path]:
+def _copy(files: Mapping[str, Input], folder: Path) -> dict[str, Input]:
     """Copy ``files`` (context name -> source) under ``folder``; name -> copy."""
-    copies: dict[str, Path] = {}
+    copies: dict[str, Input] = {}
     for name, source in files.items():
+        if isinstance(source, bytes):
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source)
+            copies[name] = target
+            continue
         if not source.is_file():
             raise ConfigError(f"{source} is missing; the image needs it")
         target = folder / name
@@ -184,7 +206,7 @@ def _readme_stub(source_copy: Path) -> None:
         readme.write_text("agentdock\n", encoding="utf-8")
 
 
-def assemble_context(spec: ImageSpec, folder: Path) -> dict[str, Path]:
+def assemble_context(spec: ImageSpec, folder: Path) -> dict[str, Input]:
     """Copy every image input into ``folder``, a complete build context of its own; name -> copy."""
     copies = _copy(image_inputs(spec), folder)
     _readme_stub(folder / "dist" / "agentdock-src")
@@ -208,6 +230,11 @@ def prepare_context(repo: Path, *, lock_timeout_s: float = 300.0) -> Path:
             staging.rename(dist)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        # a build by hand trusts what the host trusts, as ./launch.sh's builds do
+        for name, pem in host_ca_certificates(os.environ).items():
+            target = docker_dir / "certs" / name
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(pem)
     return dist
 
 
@@ -253,9 +280,16 @@ def build_image(
                 tail = [*tail[-39:], text]
                 on_line(text)
             if "error" in chunk:
-                raise ImageBuildError(f"docker build of {spec.tag} failed: {chunk['error']}", "\n".join(tail))
+                raise _build_failed(spec, str(chunk["error"]), tail)
     except docker.errors.DockerException as exc:
-        raise ImageBuildError(f"docker build of {spec.tag} failed: {exc}", "\n".join(tail)) from exc
+        raise _build_failed(spec, str(exc), tail) from exc
+
+
+def _build_failed(spec: ImageSpec, error: str, tail: list[str]) -> ImageBuildError:
+    """The build's error, with what to do when the log shows TLS interception."""
+    log = "\n".join(tail)
+    hint = certificate_hint(f"{error}\n{log}")
+    return ImageBuildError(f"docker build of {spec.tag} failed: {error}" + (f"\n{hint}" if hint else ""), log)
 
 
 def ensure_image(

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdock import paths
+from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.launcher.errors import ConfigError
 from agentdock.launcher.project import container_project_dir
 
@@ -61,8 +62,8 @@ class LayoutSpec:
     root: Path
     agent: str
     token: str
-    qms_port: int = 8000
-    git_port: int = 8001
+    qms_port: int = QMS_PORT
+    git_port: int | None = GIT_PORT  # None: no git-mcp (a project without git, or --no-git)
     server_host: str = "host.docker.internal"
     projects: str | Path = "agentdock-projects"  # a named volume, or a host folder
     ssh_dir: Path | None = None
@@ -93,7 +94,9 @@ class ContainerLayout:
 
 def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
     """The ``.mcp.json`` overlay: each server through the proxy, with this agent's token."""
-    ports = {"qms": spec.qms_port, "git": spec.git_port}
+    ports = {
+        name: port for name, port in (("qms", spec.qms_port), ("git", spec.git_port)) if port is not None
+    }
     servers = {
         name: {
             "type": "stdio",
@@ -111,6 +114,7 @@ def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
             "env": {},
         }
         for name in MCP_SERVER_NAMES
+        if name in ports
     }
     return {"mcpServers": servers}
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from agentdock import paths
+from agentdock.defaults import child_env, data_dir
 from agentdock.launcher.errors import ConfigError
 
 __all__ = [
@@ -23,43 +24,36 @@ __all__ = [
     "default_data_dir",
     "find_console_script",
     "init_demo_project",
+    "is_git_work_tree",
     "resolve_project_root",
     "validate_agent",
     "validate_agents",
 ]
 
-#: Environment variables a child process (qms init, the servers) may inherit.
-CHILD_ENV_ALLOW = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "TMPDIR",
-    "VIRTUAL_ENV",
-    "USER",
-    "LOGNAME",
-)
 
-
-def child_env(
-    extra: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """An allow-listed copy of the environment (plus ``AGENTDOCK_*``/``QMS_*``), with ``extra`` on top."""
-    source = os.environ if environ is None else environ
-    env = {k: v for k, v in source.items() if k in CHILD_ENV_ALLOW or k.startswith(("AGENTDOCK_", "QMS_"))}
-    env.update(extra or {})
-    return env
+def is_git_work_tree(root: Path) -> bool:
+    """Whether ``root`` is the top of a git working tree (what git-mcp needs to serve it)."""
+    git = shutil.which("git")
+    if git is None:
+        return False
+    try:
+        done = subprocess.run(
+            [git, "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=child_env(extra={"GIT_CONFIG_NOSYSTEM": "1"}),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    top = done.stdout.strip()
+    return done.returncode == 0 and bool(top) and Path(top).resolve() == root.resolve()
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$AGENTDOCK_DATA_DIR``, else ``$XDG_DATA_HOME/agentdock``, else ``~/.local/share/agentdock``."""
-    env = os.environ if environ is None else environ
-    if env.get("AGENTDOCK_DATA_DIR"):
-        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser()
-    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
-    return base / "agentdock"
+    """agentdock's per-user data directory (see :func:`agentdock.defaults.data_dir`)."""
+    return data_dir(environ)
 
 
 def find_console_script(name: str) -> list[str]:

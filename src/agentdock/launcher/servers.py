@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 
 from agentdock import __version__, paths
+from agentdock.defaults import GIT_PORT, PROTOCOL_VERSION, QMS_PORT, child_env
 from agentdock.launcher.errors import ServerError
 from agentdock.launcher.locks import step_lock
-from agentdock.launcher.project import child_env, find_console_script
+from agentdock.launcher.project import find_console_script
 from agentdock.procinfo import pid_alive
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "stop_servers",
 ]
 
-PROTOCOL_VERSION = "2025-06-18"
 #: The lock file (in the project's run folder) held while servers are probed and started.
 SERVERS_LOCK = "servers.lock"
 
@@ -84,12 +84,13 @@ class ServerSpec:
 
 
 def server_specs(
-    root: Path, hosts: Sequence[str], qms_port: int = 8000, git_port: int = 8001
+    root: Path, hosts: Sequence[str], qms_port: int = QMS_PORT, git_port: int | None = GIT_PORT
 ) -> list[ServerSpec]:
-    return [
-        ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts)),
-        ServerSpec("git", "git-mcp", root, git_port, tuple(hosts)),
-    ]
+    """qms-mcp and, unless ``git_port`` is None (a project without git), git-mcp."""
+    specs = [ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts))]
+    if git_port is not None:
+        specs.append(ServerSpec("git", "git-mcp", root, git_port, tuple(hosts)))
+    return specs
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Probe:
     ok: bool
     detail: str  # server name/version, or what failed
     status: int | None = None  # HTTP status when one came back
+    started: bool = False  # this call started the server (a failed launch stops it again)
 
 
 def _first_json(response: httpx.Response) -> Any:
@@ -238,48 +240,73 @@ def _ensure_servers(
     try:
         results: dict[str, Probe] = {}
         started: dict[str, subprocess.Popen[bytes]] = {}
-        for spec in specs:
-            probe = mcp_initialize(http, spec.url, token)
-            if probe.ok:
-                on_event(f"{spec.command} already running on port {spec.port} ({probe.detail})")
-                results[spec.name] = probe
-            elif probe.status in {401, 403}:
-                raise ServerError(
-                    f"{spec.command} on port {spec.port} refused the agent's token ({probe.detail}); "
-                    f"is it serving another project? Stop it (./launch.sh stop) and launch again"
-                )
-            elif probe.status is not None:
-                raise ServerError(f"port {spec.port} answers but not as {spec.command}: {probe.detail}")
-            else:
-                on_event(f"starting {spec.command} on port {spec.port} (log: {spec.log_file})")
-                started[spec.name] = start_server(spec)
-        deadline = clock() + timeout_s
-        for spec in specs:
-            if spec.name not in started:
-                continue
-            proc = started[spec.name]
-            while True:
-                probe = mcp_initialize(http, spec.url, token)
-                if probe.ok:
-                    results[spec.name] = probe
-                    on_event(f"{spec.command} is healthy ({probe.detail})")
-                    break
-                if proc.poll() is not None:
-                    spec.pid_file.unlink(missing_ok=True)
-                    raise ServerError(
-                        f"{spec.command} exited ({proc.returncode}) before answering; "
-                        f"log {spec.log_file}:\n{_log_tail(spec.log_file)}"
-                    )
-                if clock() >= deadline:
-                    raise ServerError(
-                        f"{spec.command} did not answer initialize within {timeout_s:.0f}s ({probe.detail}); "
-                        f"log {spec.log_file}:\n{_log_tail(spec.log_file)}"
-                    )
-                sleep(0.2)
+        try:
+            _start_missing(
+                specs, token, http, results=results, started=started, timeout_s=timeout_s,
+                on_event=on_event, clock=clock, sleep=sleep,
+            )  # fmt: skip
+        except BaseException:
+            # what this call started goes again: a failed start leaves no server behind
+            for spec in specs:
+                if spec.name in started:
+                    stop_servers(spec.root, (spec.command,))
+            raise
         return results
     finally:
         if own:
             http.close()
+
+
+def _start_missing(
+    specs: Sequence[ServerSpec],
+    token: str,
+    http: httpx.Client,
+    *,
+    results: dict[str, Probe],
+    started: dict[str, subprocess.Popen[bytes]],
+    timeout_s: float,
+    on_event: Callable[[str], None],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    for spec in specs:
+        probe = mcp_initialize(http, spec.url, token)
+        if probe.ok:
+            on_event(f"{spec.command} already running on port {spec.port} ({probe.detail})")
+            results[spec.name] = probe
+        elif probe.status in {401, 403}:
+            raise ServerError(
+                f"{spec.command} on port {spec.port} refused the agent's token ({probe.detail}); "
+                f"is it serving another project? Stop it (./launch.sh stop) and launch again"
+            )
+        elif probe.status is not None:
+            raise ServerError(f"port {spec.port} answers but not as {spec.command}: {probe.detail}")
+        else:
+            on_event(f"starting {spec.command} on port {spec.port} (log: {spec.log_file})")
+            started[spec.name] = start_server(spec)
+    deadline = clock() + timeout_s
+    for spec in specs:
+        if spec.name not in started:
+            continue
+        proc = started[spec.name]
+        while True:
+            probe = mcp_initialize(http, spec.url, token)
+            if probe.ok:
+                results[spec.name] = Probe(True, probe.detail, probe.status, started=True)
+                on_event(f"{spec.command} is healthy ({probe.detail})")
+                break
+            if proc.poll() is not None:
+                spec.pid_file.unlink(missing_ok=True)
+                raise ServerError(
+                    f"{spec.command} exited ({proc.returncode}) before answering; "
+                    f"log {spec.log_file}:\n{_log_tail(spec.log_file)}"
+                )
+            if clock() >= deadline:
+                raise ServerError(
+                    f"{spec.command} did not answer initialize within {timeout_s:.0f}s ({probe.detail}); "
+                    f"log {spec.log_file}:\n{_log_tail(spec.log_file)}"
+                )
+            sleep(0.2)
 
 
 def read_pid_file(pid_file: Path) -> int | None:

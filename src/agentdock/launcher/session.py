@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -26,8 +26,10 @@ from typing import Any, TextIO
 import docker.errors
 
 from agentdock import paths
+from agentdock.defaults import IMAGE_TAG
 from agentdock.launcher.containers import (
     AgentContainerSpec,
+    existing_containers,
     remove_container,
     start_agent_container,
     wait_until_ready,
@@ -35,22 +37,27 @@ from agentdock.launcher.containers import (
 from agentdock.launcher.errors import DockerError, TokenError
 from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_ids, ensure_image
 from agentdock.launcher.layout import LayoutSpec
-from agentdock.launcher.project import resolve_project_root, validate_agent, validate_agents
-from agentdock.launcher.servers import ensure_servers, server_specs
+from agentdock.launcher.ports import project_ports
+from agentdock.launcher.project import is_git_work_tree, resolve_project_root, validate_agent, validate_agents
+from agentdock.launcher.servers import ensure_servers, server_specs, stop_servers
 
 __all__ = [
     "PASSTHROUGH_ENV",
     "Interrupted",
     "LaunchOptions",
     "Reporter",
+    "Servers",
     "Shared",
     "bridge_gateway",
     "connect_docker",
-    "ensure_shared",
+    "ensure_image_step",
+    "ensure_server_step",
     "launch",
     "passthrough_env",
+    "plan_servers",
     "prepare_many",
     "provision_token",
+    "stop_on_failure",
     "terminate_on_signals",
 ]
 
@@ -129,14 +136,16 @@ class LaunchOptions:
     no_attach: bool = False
     rebuild: bool = False
     shell: bool = False
-    image: str = "claude-agent"
-    qms_port: int = 8000
-    git_port: int = 8001
+    image: str = IMAGE_TAG
+    qms_port: int | None = None  # None: the project's own (launcher.ports)
+    git_port: int | None = None
     projects: str | Path = "agentdock-projects"
     ready_timeout_s: float = 90.0
     server_timeout_s: float = 30.0
     environment: Mapping[str, str] = field(default_factory=dict)  # passed to the container
     extra_args: tuple[str, ...] = ()  # after `--`: appended to claude (or bash)
+    host_certs: bool = True  # add the host's locally added CA certificates to the image build
+    git: bool = True  # False: QMS only (also when the project is not a git repository)
 
 
 @contextmanager
@@ -239,22 +248,67 @@ class Shared:
     gid: int
 
 
-def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, reporter: Reporter) -> Shared:
-    """The steps every launch of a project shares: qms-mcp/git-mcp answering, the image up to date."""
-    reporter.step("Checking the MCP servers (qms-mcp, git-mcp)")
+@dataclass(frozen=True)
+class Servers:
+    """Where a launch's servers listen, and which of them this launch started."""
+
+    qms_port: int
+    git_port: int | None  # None: the git gateway is off
+    started: tuple[str, ...] = ()  # console scripts this launch started (a failed launch stops them)
+
+
+def plan_servers(root: Path, options: LaunchOptions, reporter: Reporter) -> Servers:
+    """The project's ports (chosen once, recorded; flags win) and whether git-mcp runs."""
+    ports = project_ports(root, options.data_dir.expanduser(), qms=options.qms_port, git=options.git_port)
+    git_port: int | None = ports.git
+    if not options.git:
+        reporter.info("the git gateway is off (--no-git): agents get the QMS only")
+        git_port = None
+    elif not is_git_work_tree(root):
+        reporter.info(
+            f"the git gateway is off: {root} is not a git repository (run `git init` there to turn it on); "
+            "agents get the QMS only"
+        )
+        git_port = None
+    return Servers(ports.qms, git_port)
+
+
+def ensure_server_step(
+    client: Any, root: Path, token: str, options: LaunchOptions, reporter: Reporter, *, servers: Servers
+) -> Servers:
+    """qms-mcp (and git-mcp unless it is off) answering; returns which of them this launch started."""
+    names = "qms-mcp, git-mcp" if servers.git_port is not None else "qms-mcp"
+    reporter.step(f"Checking the MCP servers ({names})")
     gateway = bridge_gateway(client)
     hosts = ["127.0.0.1"] + ([gateway] if gateway else [])
     if gateway is None:
         reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
-    specs = server_specs(root, hosts, options.qms_port, options.git_port)
-    ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
+    specs = server_specs(root, hosts, servers.qms_port, servers.git_port)
+    probes = ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
+    return replace(servers, started=tuple(s.command for s in specs if probes[s.name].started))
 
+
+@contextmanager
+def stop_on_failure(client: Any, root: Path, servers: Servers, reporter: Reporter) -> Iterator[None]:
+    """A launch that fails before its agent is ready stops the servers it started — unless an
+    agent container of the project exists meanwhile (another launch uses them)."""
+    try:
+        yield
+    except BaseException:
+        if servers.started and not existing_containers(client, root):
+            reporter.info(f"stopping what this launch started: {', '.join(servers.started)}")
+            stop_servers(root, servers.started)
+        raise
+
+
+def ensure_image_step(client: Any, options: LaunchOptions, reporter: Reporter) -> Shared:
+    """The agent image up to date (built when missing or when its inputs changed)."""
     reporter.step(f"Checking the image {options.image}")
     repo = agentdock_checkout()
     uid, gid = container_ids()
     image = ensure_image(
         client,
-        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid),
+        ImageSpec(repo=repo, tag=options.image, uid=uid, gid=gid, host_certs=options.host_certs),
         rebuild=options.rebuild,
         on_line=reporter.detail,
         on_wait=reporter.info,
@@ -264,14 +318,15 @@ def ensure_shared(client: Any, root: Path, token: str, options: LaunchOptions, r
     return Shared(repo=repo, uid=uid, gid=gid)
 
 
-def prepare_many(options: LaunchOptions, agents: Sequence[str], reporter: Reporter) -> Path:
+def prepare_many(options: LaunchOptions, agents: Sequence[str], reporter: Reporter) -> tuple[Path, Servers]:
     """Before ``./launch.sh A B ...`` opens its windows: resolve the project, refuse unknown agents,
     provision every agent's token, start the servers and build the image — once, here, so the
-    per-window launches find everything ready.  Returns the project root."""
+    per-window launches find everything ready.  Returns the project root and its servers."""
     reporter.step("Resolving the project")
     root = resolve_project_root(options.project_root, cwd=options.cwd, data_dir=options.data_dir.expanduser())
     names = validate_agents(root, agents)
     reporter.info(f"project {root}, agents {', '.join(names)}")
+    servers = plan_servers(root, options, reporter)
 
     reporter.step("Checking Docker")
     with connect_docker() as client:
@@ -279,17 +334,25 @@ def prepare_many(options: LaunchOptions, agents: Sequence[str], reporter: Report
         reporter.step("Provisioning the agents' tokens")
         tokens = [provision_token(root, agent) for agent in names]
         reporter.info(f"token files under {paths.users_dir(root)}/<agent>/container/")
-        ensure_shared(client, root, tokens[0], options, reporter)
-    return root
+        servers = ensure_server_step(client, root, tokens[0], options, reporter, servers=servers)
+        with stop_on_failure(client, root, servers, reporter):
+            ensure_image_step(client, options, reporter)
+    return root, servers
 
 
 def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, str] | None = None) -> int:
-    """Run every step of a launch; return the attached program's exit status (0 for --no-attach)."""
+    """Run every step of a launch; return the attached program's exit status (0 for --no-attach).
+
+    A launch that fails before the agent is ready removes its container and stops the
+    servers it started (`stop_on_failure`); once attached, the servers stay up until
+    ``./launch.sh stop``.
+    """
     environ = os.environ if environ is None else environ
     reporter.step("Resolving the project")
     root = resolve_project_root(options.project_root, cwd=options.cwd, data_dir=options.data_dir.expanduser())
     agent = validate_agent(root, options.agent)
     reporter.info(f"project {root}, agent {agent}")
+    servers = plan_servers(root, options, reporter)
 
     reporter.step("Checking Docker")
     with connect_docker() as client:
@@ -300,48 +363,82 @@ def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, 
         reporter.info(
             f"token file {paths.agent_token_file(root, agent)} (hash in {paths.token_store_file(root)})"
         )
-        shared = ensure_shared(client, root, token, options, reporter)
-        repo, uid, gid = shared.repo, shared.uid, shared.gid
-
-        reporter.step(f"Starting {agent}'s container")
-        environment = {**passthrough_env(repo / "docker" / ".env", environ), **options.environment}
-        spec = AgentContainerSpec(
-            layout=LayoutSpec(
-                root=root,
-                agent=agent,
-                token=token,
-                qms_port=options.qms_port,
-                git_port=options.git_port,
-                projects=options.projects,
-                ssh_dir=Path.home() / ".ssh",
-            ),
-            image=options.image,
-            uid=uid,
-            gid=gid,
-            environment=environment,
-        )
-        container = start_agent_container(
-            client, spec, on_stale=lambda name: reporter.info(f"removing stopped leftover {name}")
-        )
-        keep = False
-        try:
-            reporter.info(f"container {container.name}")
-            reporter.step("Waiting for the container to be ready")
-            wait_until_ready(container, options.ready_timeout_s)
-            project_dir = container.attrs.get("Config", {}).get("WorkingDir") or "/"
-            if options.no_attach:
-                keep = True
-                program = "bash" if options.shell else "claude"
-                reporter.step("Ready (not attached)")
-                reporter.info(f"attach:  docker exec -it -w {project_dir} {container.name} {program}")
-                reporter.info(f"remove:  docker rm -f {container.name}")
-                print(container.name, flush=True)
-                return 0
-            reporter.step(
-                f"Attaching ({'bash' if options.shell else 'claude'}); the container goes when you leave"
+        servers = ensure_server_step(client, root, token, options, reporter, servers=servers)
+        with stop_on_failure(client, root, servers, reporter):
+            shared = ensure_image_step(client, options, reporter)
+            container = _start_ready(
+                client,
+                root,
+                agent,
+                token,
+                options=options,
+                servers=servers,
+                shared=shared,
+                reporter=reporter,
+                environ=environ,
             )
-            return _attach(container, project_dir, options)
-        finally:
-            if not keep:
-                reporter.step(f"Removing container {container.name}")
-                remove_container(container)
+        return _use(container, options, reporter)
+
+
+def _start_ready(
+    client: Any,
+    root: Path,
+    agent: str,
+    token: str,
+    *,
+    options: LaunchOptions,
+    servers: Servers,
+    shared: Shared,
+    reporter: Reporter,
+    environ: Mapping[str, str],
+) -> Any:
+    """Start the agent's container and wait until it is ready; on failure it is removed."""
+    reporter.step(f"Starting {agent}'s container")
+    environment = {**passthrough_env(shared.repo / "docker" / ".env", environ), **options.environment}
+    spec = AgentContainerSpec(
+        layout=LayoutSpec(
+            root=root,
+            agent=agent,
+            token=token,
+            qms_port=servers.qms_port,
+            git_port=servers.git_port,
+            projects=options.projects,
+            ssh_dir=Path.home() / ".ssh",
+        ),
+        image=options.image,
+        uid=shared.uid,
+        gid=shared.gid,
+        environment=environment,
+    )
+    container = start_agent_container(
+        client, spec, on_stale=lambda name: reporter.info(f"removing stopped leftover {name}")
+    )
+    try:
+        reporter.info(f"container {container.name}")
+        reporter.step("Waiting for the container to be ready")
+        wait_until_ready(container, options.ready_timeout_s)
+    except BaseException:
+        reporter.step(f"Removing container {container.name}")
+        remove_container(container)
+        raise
+    return container
+
+
+def _use(container: Any, options: LaunchOptions, reporter: Reporter) -> int:
+    """Attach to the ready container (removed when the session ends), or leave it for ``docker exec``."""
+    project_dir = container.attrs.get("Config", {}).get("WorkingDir") or "/"
+    if options.no_attach:
+        program = "bash" if options.shell else "claude"
+        reporter.step("Ready (not attached)")
+        reporter.info(f"attach:  docker exec -it -w {project_dir} {container.name} {program}")
+        reporter.info(f"remove:  docker rm -f {container.name}")
+        print(container.name, flush=True)
+        return 0
+    try:
+        reporter.step(
+            f"Attaching ({'bash' if options.shell else 'claude'}); the container goes when you leave"
+        )
+        return _attach(container, project_dir, options)
+    finally:
+        reporter.step(f"Removing container {container.name}")
+        remove_container(container)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agentdock.clirun import run_cli
 from agentdock.mcphost.errors import AuthError
 from agentdock.mcphost.tokens import TokenStore
 
@@ -25,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -39,3 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(token)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``agentdock token``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock token", lambda: _main(argv))

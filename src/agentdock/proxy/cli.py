@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
+from agentdock.clirun import run_cli, setup_logging
+from agentdock.defaults import PROTOCOL_VERSION
 from agentdock.proxy.bridge import Bridge
 from agentdock.proxy.config import ProxyConfig, parse_args
 from agentdock.proxy.errors import ConfigError, UpstreamError
@@ -33,7 +35,6 @@ __all__ = ["configure_logging", "main", "make_client", "run_check", "serve"]
 
 log = logging.getLogger("agentdock.proxy")
 
-CHECK_PROTOCOL_VERSION = "2025-11-25"
 _DIRECT_HOSTS = frozenset({"localhost", "host.docker.internal"})
 
 
@@ -74,12 +75,7 @@ def configure_logging(config: ProxyConfig) -> None:
         handler = logging.FileHandler(config.log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s mcp-proxy[%(process)d] %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(config.log_level.upper())
+    setup_logging(config.log_level, handler=handler)
     quiet = logging.DEBUG if config.log_level == "debug" else logging.WARNING
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(quiet)
@@ -140,7 +136,7 @@ async def run_check(config: ProxyConfig) -> int:
             "id": "mcp-proxy-check",
             "method": "initialize",
             "params": {
-                "protocolVersion": CHECK_PROTOCOL_VERSION,
+                "protocolVersion": PROTOCOL_VERSION,
                 "capabilities": {},
                 "clientInfo": {"name": "mcp-proxy-check", "version": __version__},
             },
@@ -194,7 +190,7 @@ def _cache_missing_sniffio() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         config = parse_args(args, os.environ)
@@ -210,10 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.check:
         return anyio.run(run_check, config)
     stdout = _claim_stdout()
-    try:
-        return anyio.run(serve, config, sys.stdin.buffer, stdout)
-    except KeyboardInterrupt:
-        return 130
+    return anyio.run(serve, config, sys.stdin.buffer, stdout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mcp-proxy``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("mcp-proxy", lambda: _main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

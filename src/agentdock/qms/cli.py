@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentdock.clirun import run_cli
 from agentdock.qms.errors import BadRequest, QmsError
 from agentdock.qms.project import find_root, init_project
 from agentdock.qms.service import Qms, Result
@@ -128,7 +129,7 @@ def _emit(
         print(f"qms: refused [{rule}]: {message}" if rule else f"qms: {message}", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     parser = _parser()
     try:
@@ -175,6 +176,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_REFUSED
     _emit(config.json, True, result.message, result.data)
     return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """``qms``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("qms", lambda: _main(argv, environ))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,6 +35,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 
 from agentdock import paths
+from agentdock.clirun import run_cli, setup_logging
+from agentdock.defaults import QMS_PORT
 from agentdock.mcphost import IdempotencyConflict, IdempotencyStore, TokenStore, Unauthenticated
 from agentdock.qms.errors import BadRequest
 from agentdock.qms.keyed import apply_once, refusal_payload
@@ -43,7 +45,7 @@ from agentdock.qms.service import Qms, Result
 
 __all__ = ["DEFAULT_PORT", "ServerConfig", "build_server", "main", "parse_args"]
 
-DEFAULT_PORT = 8000
+DEFAULT_PORT = QMS_PORT
 log = logging.getLogger("agentdock.qms.mcp")
 
 _READ = ToolAnnotations(
@@ -312,7 +314,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
     except SystemExit as exc:
@@ -320,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.code, file=sys.stderr)
             return 2
         return int(exc.code or 0)
-    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr, format="%(name)s: %(message)s")
+    setup_logging(config.log_level)
     qms = Qms(config.root)
     recovered = qms.storage.recover_all()
     if recovered:
@@ -356,9 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"qms-mcp: cannot listen on {', '.join(config.hosts)} port {config.port}: {exc}", file=sys.stderr
         )
         return 1
-    except KeyboardInterrupt:
-        pass
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``qms-mcp``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("qms-mcp", lambda: _main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,7 @@ from pathlib import Path
 import anyio
 from rich.console import Console
 
+from agentdock.clirun import run_cli
 from agentdock.soak.errors import RecordError, SoakConfigError, SoakSetupError
 from agentdock.soak.profiles import PROFILES
 from agentdock.soak.records import read_launches
@@ -213,7 +214,7 @@ def _recover(config: SoakConfig) -> SoakResult:
     return SoakResult(config, tuple(sorted(records, key=lambda r: r.index)), started, finished)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     console = Console()
     try:
@@ -222,3 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"[red]agentdock soak:[/] {exc}")
         return EXIT_USAGE
     return run(config, environment_for(config.mode), console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``agentdock soak``: see :func:`_main`; exit codes, Ctrl-C and errors follow :mod:`agentdock.clirun`."""
+    return run_cli("agentdock soak", lambda: _main(argv))

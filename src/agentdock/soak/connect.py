@@ -40,6 +40,7 @@ import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from agentdock.defaults import child_env
 from agentdock.launcher import (
     AgentContainerSpec,
     LauncherError,
@@ -49,7 +50,6 @@ from agentdock.launcher import (
     wait_until_ready,
 )
 from agentdock.launcher.layout import mcp_config
-from agentdock.launcher.project import child_env
 from agentdock.soak.environment import SoakEnvironment, open_environment
 from agentdock.soak.errors import SoakSetupError
 from agentdock.soak.launch import READY_TIMEOUT_S, open_fronts, settings_for

@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from agentdock.defaults import child_env
 from agentdock.launcher import (
     ImageSpec,
     LauncherError,
@@ -38,7 +39,7 @@ from agentdock.launcher import (
     stop_servers,
 )
 from agentdock.launcher.image import DEFAULT_TAG
-from agentdock.launcher.project import child_env, init_demo_project
+from agentdock.launcher.project import init_demo_project
 from agentdock.soak.errors import SoakSetupError
 
 __all__ = ["AGENT_POOL", "EnvironmentSettings", "SoakEnvironment", "open_environment"]

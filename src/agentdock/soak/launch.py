@@ -44,6 +44,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from agentdock import paths
+from agentdock.defaults import child_env
 from agentdock.harness.tcp.proxy import FaultProxy
 from agentdock.harness.tcp.toxics import toxic_from_dict
 from agentdock.launcher import (
@@ -54,7 +55,6 @@ from agentdock.launcher import (
     start_agent_container,
     wait_until_ready,
 )
-from agentdock.launcher.project import child_env
 from agentdock.soak.environment import EnvironmentSettings, SoakEnvironment, open_environment
 from agentdock.soak.front import BurstFront
 from agentdock.soak.profiles import LaunchFaults
@@ -330,7 +330,10 @@ class RealLaunch:
         paths_out: dict[str, PathResult] = {}
         start_ms = ready_ms = None
         infra_error = None
-        async with AsyncExitStack() as stack, self.env.agent() as agent:
+        # The agent goes back to the pool only after its container is removed (the stack closes
+        # first): the launcher refuses a second container for an agent, so the other order let the
+        # next launch borrow the agent while the last one's container still existed.
+        async with self.env.agent() as agent, AsyncExitStack() as stack:
             fronts = {p: await self._fronts(stack, plan, p) for p in ("proxy", "direct")}
             token = self.env.tokens[agent]
             layout = LayoutSpec(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentdock.launcher.cli import _launch_parser, main, multi_options, stop_main
-from agentdock.launcher.session import passthrough_env
+from agentdock.launcher.session import Servers, passthrough_env
 from agentdock.launcher.windows.multi import MultiLaunchOptions, agent_command
 
 
@@ -97,7 +97,7 @@ def test_several_agents_open_windows_that_get_the_launch_options_but_not_rebuild
             "--image", "agent:test", "tu_ui", "--tmux", "--session", "review", "--ready-timeout", "5"]  # fmt: skip
     args = _launch_parser({}).parse_intermixed_args(argv)
     assert args.agent == ["claude", "qa", "tu_ui"]
-    options = multi_options(args, tmp_path, tmp_path / "projects", ("--model", "x"))
+    options = multi_options(args, tmp_path, Servers(9100, 9101), tmp_path / "projects", ("--model", "x"))
     forwarded = ("--shell", "--qms-port", "9100", "--git-port", "9101", "--image", "agent:test",
                  "--projects", str(tmp_path / "projects"), "--", "--model", "x")  # fmt: skip
     assert options == MultiLaunchOptions(
@@ -116,7 +116,21 @@ def test_several_agents_open_windows_that_get_the_launch_options_but_not_rebuild
 def test_no_agent_means_claude_and_the_default_projects_volume_is_forwarded_by_name(tmp_path: Path) -> None:
     args = _launch_parser({}).parse_intermixed_args(["--terminal", "xterm"])
     assert args.agent == []
-    options = multi_options(args, tmp_path, "agentdock-projects", ())
+    options = multi_options(args, tmp_path, Servers(8000, 8001), "agentdock-projects", ())
     assert options.passthrough == ("--qms-port", "8000", "--git-port", "8001", "--image", "claude-agent",
                                    "--projects", "agentdock-projects")  # fmt: skip
     assert options.terminal == "xterm" and not options.tmux
+
+
+def test_windows_of_a_project_without_git_get_its_ports_and_no_git(tmp_path: Path) -> None:
+    args = _launch_parser({}).parse_intermixed_args(["claude", "qa", "--no-host-certs"])
+    options = multi_options(args, tmp_path, Servers(8002, None), "agentdock-projects", ())
+    assert options.passthrough == ("--qms-port", "8002", "--no-git", "--image", "claude-agent",
+                                   "--projects", "agentdock-projects", "--no-host-certs")  # fmt: skip
+
+
+def test_ports_default_to_the_project_s_own_and_flags_or_env_win() -> None:
+    assert _launch_parser({}).parse_intermixed_args([]).qms_port is None
+    env = {"AGENTDOCK_QMS_PORT": "9200", "AGENTDOCK_GIT_PORT": "9201"}
+    args = _launch_parser(env).parse_intermixed_args(["--git-port", "9301"])
+    assert (args.qms_port, args.git_port) == (9200, 9301)
