@@ -41,6 +41,7 @@ class ProgressObserver:
         self._task: TaskID | None = None
         self._failed = dict.fromkeys(PATHS, 0)
         self._infra = 0
+        self._unit = "launch"
 
     def __enter__(self) -> ProgressObserver:
         self.progress.start()
@@ -56,6 +57,7 @@ class ProgressObserver:
         return " · ".join(parts)
 
     def started(self, config: SoakConfig) -> None:
+        self._unit = "trial" if config.mode == "connect" else "launch"
         self._task = self.progress.add_task("soak", total=config.launches, status=self._status())
 
     def finished_launch(self, record: LaunchRecord) -> None:
@@ -68,7 +70,7 @@ class ProgressObserver:
             failed = [f"{p}@{r.failed_step}" for p, r in record.paths.items() if not r.ok]
             detail = record.infra_error or ", ".join(failed)
             self.progress.console.print(
-                f"[red]launch {record.index} (seed {record.seed}) failed:[/] {detail}",
+                f"[red]{self._unit} {record.index} (seed {record.seed}) failed:[/] {detail}",
                 markup=True,
                 highlight=False,
             )
