@@ -371,6 +371,7 @@ class Bridge:
         async def attempt() -> Message:
             nonlocal recoveries
             while True:
+                await self._session.settled()
                 headers = self.upstream.headers_for(message, idempotency_key=idempotency_key)
                 try:
                     answer = await self.upstream.post(raw, message, headers, self._on_server_message)

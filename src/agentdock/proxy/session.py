@@ -109,6 +109,17 @@ class SessionKeeper:
         if self._scope is not None:
             self._scope.cancel()
 
+    async def settled(self) -> None:
+        """Return once no re-initialisation is under way.
+
+        While one runs, the upstream has no session id; a request sent then would
+        reach the server without one (a stateful server answers 400, which is not
+        retried). Callers await this right before building a request's headers.
+        """
+        if self._lock.locked():
+            async with self._lock:
+                pass
+
     async def recover(self, stale_session: str) -> None:
         """Re-initialise after the server forgot ``stale_session``; concurrent callers share one re-init."""
         async with self._lock:

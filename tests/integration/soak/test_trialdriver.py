@@ -55,7 +55,7 @@ async def test_an_unreachable_server_fails_the_proxy_trial_at_initialize_with_it
     argv = [sys.executable, str(PROXY_SCRIPT), "http://127.0.0.1:9/mcp", "--retries", "0"]
     answer = await run_trial({"id": 4, "path": "proxy", "argv": argv, **ECHO})
     assert (answer["ok"], answer["failed_step"]) == (False, "initialize")
-    assert "mcp-proxy" in answer["stderr"]
+    assert "proxying stdio" in answer["stderr"]
 
 
 def test_the_driver_answers_one_json_line_per_request_until_stdin_closes(server: ServerHandle) -> None:
