@@ -28,9 +28,9 @@ def _install(session: nox.Session, extras: str = "test") -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests (integration needs Docker; see README)."""
+    """Unit, integration and security tests (integration needs Docker; see README)."""
     _install(session)
-    session.run(*PYTEST, "tests/unit", "tests/integration", *session.posargs)
+    session.run(*PYTEST, "tests/unit", "tests/integration", "tests/security", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -56,7 +56,8 @@ def _serve(root: str) -> None:
     from mcp.server.mcpserver import MCPServer
 
     from agentdock.mcphost import TokenStore
-    from agentdock.mcphost.http import build_app, serve
+    from agentdock.mcphost.http import build_app
+    from agentdock.mcphost.serve import serve
 
     server = MCPServer("bench-echo")
 

@@ -124,6 +124,9 @@ def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-qms-") as tmp:
         root = Path(tmp)
         init_project(root)
+        # The benchmark creates hundreds of documents as claude: lift the per-user creation limit
+        # (a person's setting in QMS/.meta/limits.json; the default is 30 per hour).
+        (root / "QMS" / ".meta" / "limits.json").write_text('{"max_creates_per_window": 1000000}\n')
         Qms(root).create("claude", "SOP", "benchmark subject")
         store = TokenStore(root)
         tokens = {agent: store.ensure(agent) for agent in paths.DEFAULT_AGENTS}

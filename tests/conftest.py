@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from agentdock.launcher.engine import DockerUnavailable, docker_engine, in_ci
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run as root (CI, root-only dev boxes), the suite's scratch projects belong to root too, and
+    qms-mcp/git-mcp refuse to run as root on a root-owned project (they drop to the project's owner,
+    and there is none): let them, for this run only.  tests/security/test_server_privileges.py
+    starts its servers with AGENTDOCK_ALLOW_ROOT=0."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        os.environ.setdefault("AGENTDOCK_ALLOW_ROOT", "1")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ reason in ``NOT_APPLICABLE`` and in ``<out>/qms/applicability.md``.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 import tempfile
@@ -220,7 +221,9 @@ def run(toolchain: Toolchain, out_dir: Path) -> list[ScenarioResult]:
         token = TokenStore(root).ensure("claude")
         for label, flags in MODES:
             mode_dir = out_dir / "qms" / label.split()[0]
-            with qms_server_process(root, extra_args=flags) as server, forwarder(server.url, token) as url:
+            # a root-owned scratch project: run as root, the server may keep root only when told so
+            extra = [*flags, *(["--allow-root"] if os.geteuid() == 0 else [])]
+            with qms_server_process(root, extra_args=extra) as server, forwarder(server.url, token) as url:
                 for scenario in APPLICABLE:
                     if flags and scenario in _STATEFUL_ONLY:
                         continue

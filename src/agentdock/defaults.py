@@ -39,6 +39,10 @@ PROTOCOL_VERSION = "2025-11-25"
 CHILD_ENV_KEYS: frozenset[str] = frozenset(
     {
         "VIRTUAL_ENV",
+        # CA bundles: a child building the image must trust what its parent trusted (launcher.hostcerts)
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
         "PATH",
         "HOME",
         "USER",

@@ -7,12 +7,14 @@ They are plain functions so the rule table in ``policy.py`` reads as data.
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from pathlib import Path
 
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation
-from agentdock.gitgate.pathspec import Pathspec, reaches_protected
+from agentdock.gitgate.pathspec import within
+from agentdock.gitgate.scope import scope_of
 from agentdock.gitgate.views import location, matches_branch, pathspecs, push_target, refspec, resolve_file
 
 # --- global options -----------------------------------------------------------------------------
@@ -35,22 +37,6 @@ _ESCAPING_GLOBALS = (
     "-h",
     "--help",
 )
-_SAFE_CONFIG_KEYS = (
-    "user.name",
-    "user.email",
-    "core.quotepath",
-    "pull.rebase",
-    "pull.ff",
-    "push.default",
-    "merge.conflictstyle",
-    "diff.renames",
-    "log.decorate",
-    "init.defaultbranch",
-    "commit.gpgsign",
-    "status.short",
-    "status.branch",
-)
-_SAFE_CONFIG_SECTIONS = ("color.", "advice.")
 
 
 def global_option(inv: Invocation, facts: RepoFacts) -> str | None:
@@ -61,25 +47,16 @@ def global_option(inv: Invocation, facts: RepoFacts) -> str | None:
     return None
 
 
-def _config_key(assignment: str) -> str:
-    key = assignment.partition("=")[0]
-    section, dot, rest = key.partition(".")
-    if not dot:
-        return key.lower()
-    sub, dot2, name = rest.rpartition(".")
-    return f"{section.lower()}.{sub}.{name.lower()}" if dot2 else f"{section.lower()}.{rest.lower()}"
-
-
 def config_override(inv: Invocation, facts: RepoFacts) -> str | None:
     for name, value in inv.globals:
         if name == "--config-env":
             return f"--config-env={value} sets configuration from the environment"
-        if name == "-c" and value is not None:
-            key = _config_key(value)
-            if key not in _SAFE_CONFIG_KEYS and not key.startswith(_SAFE_CONFIG_SECTIONS):
-                return f"-c {key} may change what git runs or where it writes; allowed -c keys: " + ", ".join(
-                    (*_SAFE_CONFIG_KEYS, *(s + "*" for s in _SAFE_CONFIG_SECTIONS))
-                )
+        if name == "-c":
+            key = (value or "").partition("=")[0]
+            return (
+                f"-c {key} overrides the configuration agentdock gives git (identity, hooks, "
+                "programs); no -c is accepted"
+            )
     return None
 
 
@@ -121,37 +98,50 @@ def outside_project(inv: Invocation, facts: RepoFacts) -> str | None:
     return None
 
 
-_RECURSIVE = {"rm", "mv", "clean"}
-
-
 def protected_path(inv: Invocation, facts: RepoFacts) -> str | None:
     loc = location(inv, facts)
     if loc.lexical is not None:
-        here = resolve_file(".", inv, facts)
         for entry in facts.protected:
-            for path in {loc.lexical, here.path or ""}:
-                if path and (path == entry.path or path.startswith(entry.path + "/")):
-                    return f"-C leads into the {entry.describe()}"
-    add_force = inv.command == "add" and inv.args.has("force")
-    ancestors = inv.command in _RECURSIVE or add_force
-    specs = pathspecs(inv, facts)
-    if add_force and not specs and inv.args.has("all"):
-        cwd = loc.lexical or ""
-        specs = [Pathspec(raw="(all)", path=cwd, magic=frozenset(), wildcard=False, base=cwd)]
-    hit = reaches_protected(specs, facts.protected, ancestors=ancestors)
-    if hit is not None:
-        spec, entry = hit
-        how = "contains" if ancestors and entry.path.startswith((spec.path or "") + "/") else "reaches"
-        return f"pathspec {spec.raw!r} {how} the {entry.describe()}"
-    files = [
-        resolve_file(u.value, inv, facts)
-        for u in inv.args.uses
-        if u.is_file and u.value not in (None, "-")
-        if u.value is not None
-    ]
-    hit = reaches_protected(files, facts.protected)
-    if hit is not None:
-        return f"file {hit[0].raw!r} is inside the {hit[1].describe()}"
+            fold = facts.case_insensitive
+            if (
+                loc.lexical
+                and within(loc.lexical, entry.path, fold=fold)
+                and not any(within(loc.lexical, h, fold=fold) for h in entry.holes)
+            ):
+                return f"-C leads into the {entry.describe()}"
+    scope = scope_of(inv, facts)
+    if scope.refusal is not None:
+        return scope.refusal
+    for use in inv.args.uses:
+        if use.is_file and use.value not in (None, "-"):
+            target = resolve_file(use.value or "", inv, facts)
+            if target.path is None:
+                continue
+            for entry in facts.protected:
+                if within(target.path, entry.path, fold=facts.case_insensitive) and not any(
+                    within(target.path, h, fold=facts.case_insensitive) for h in entry.holes
+                ):
+                    return f"file {use.value!r} is inside the {entry.describe()}"
+    return None
+
+
+def pathspec_magic(inv: Invocation, facts: RepoFacts) -> str | None:
+    """Parsing the pathspecs raises ``pathspec-magic`` for magic git would not accept."""
+    pathspecs(inv, facts)
+    return None
+
+
+def pathspec_icase(inv: Invocation, facts: RepoFacts) -> str | None:
+    """``icase`` magic would let git match a zone under a spelling the checks do not compare."""
+    if not (inv.spec.writes or (inv.command == "grep" and inv.args.has("untracked"))):
+        return None
+    if inv.has_global("--icase-pathspecs"):
+        return f"--icase-pathspecs with git {inv.command}, which changes the working tree or index"
+    for spec in pathspecs(inv, facts):
+        if spec.icase and not spec.exclude:
+            return (
+                f"pathspec {spec.raw!r} has icase magic; git {inv.command} changes the working tree or index"
+            )
     return None
 
 
@@ -288,27 +278,19 @@ def tag_force(inv: Invocation, facts: RepoFacts) -> str | None:
     return None
 
 
-def history_rewrite(inv: Invocation, facts: RepoFacts) -> str | None:
-    if inv.command in ("filter-branch", "filter-repo"):
-        return f"git {inv.command} rewrites the whole history"
-    return None
-
-
 def ref_rewrite(inv: Invocation, facts: RepoFacts) -> str | None:
-    if inv.command in ("update-ref", "symbolic-ref") and (use := inv.args.first("delete", "stdin")):
-        return f"{inv.command} {use.spelled} can delete references"
-    if inv.command == "update-ref" and inv.args.positionals:
-        ref = inv.args.positionals[0]
-        if ref.startswith(("refs/heads/", "refs/tags/", "refs/remotes/")) or ref in ("HEAD", "@"):
-            return f"update-ref {ref!r} moves a branch or tag regardless of its history; use branch/tag/merge"
+    if inv.command != "symbolic-ref":
+        return None
+    if use := inv.args.first("delete", "m"):
+        return f"symbolic-ref {use.spelled} changes or deletes a symbolic reference"
+    if len(inv.args.positionals) > 1:
+        return "symbolic-ref with a target points a reference somewhere else; only reading is run"
     return None
 
 
 def reflog_expire(inv: Invocation, facts: RepoFacts) -> str | None:
-    if inv.command == "reflog":
-        for word in inv.args.positionals:
-            if word in ("expire", "delete"):
-                return f"reflog {word} destroys the safety net for recovering lost commits"
+    if inv.command == "reflog" and not inv.action_listed:
+        return f"reflog {inv.action} is not run (only 'reflog show'): it can destroy the safety net"
     return None
 
 
@@ -341,18 +323,15 @@ _REMOTE_WRITES = ("add", "rename", "remove", "rm", "set-head", "set-branches", "
 
 
 def remote_write(inv: Invocation, facts: RepoFacts) -> str | None:
-    if inv.command == "remote":
-        for word in inv.args.positionals:
-            if word in _REMOTE_WRITES:
-                return f"remote {word} changes the configured remotes"
+    if inv.command == "remote" and not inv.action_listed:
+        verb = "changes the configured remotes" if inv.action in _REMOTE_WRITES else "is not run"
+        return f"remote {inv.action} {verb} (allowed: remote [-v], remote show, remote get-url)"
     return None
 
 
 def submodule(inv: Invocation, facts: RepoFacts) -> str | None:
-    if inv.command == "submodule":
-        words = inv.args.positionals
-        if words and words[0] != "status":
-            return f"submodule {words[0]} changes submodules (only 'submodule status' is run)"
+    if inv.command == "submodule" and not inv.action_listed:
+        return f"submodule {inv.action} changes submodules (only 'submodule status' is run)"
     for use in inv.args.uses:
         value = (use.value or "").lower()
         if (
@@ -365,10 +344,8 @@ def submodule(inv: Invocation, facts: RepoFacts) -> str | None:
 
 
 def worktree(inv: Invocation, facts: RepoFacts) -> str | None:
-    if inv.command == "worktree":
-        words = inv.args.positionals
-        if not words or words[0] != "list":
-            return "worktree commands other than 'worktree list' create or remove checkouts"
+    if inv.command == "worktree" and not inv.action_listed:
+        return "worktree commands other than 'worktree list' create or remove checkouts"
     return None
 
 
@@ -404,13 +381,28 @@ def pathspec_file(inv: Invocation, facts: RepoFacts) -> str | None:
     return None
 
 
+_STASH_REF = re.compile(r"^(stash@\{[0-9]+\}|[0-9]+)$")
+_STASH_WHY = {
+    "clear": "stash clear drops every stash",
+    "drop": "stash drop throws a stash away (repeated, it is stash clear); 'stash pop' applies and drops",
+    "save": "stash save cannot be limited to paths; use 'stash push'",
+    "store": "stash store records any commit as a stash",
+    "create": "stash create is plumbing; use 'stash push'",
+    "branch": "stash branch is not run; use 'switch -c' and 'stash pop'",
+}
+
+
 def stash(inv: Invocation, facts: RepoFacts) -> str | None:
     if inv.command != "stash":
         return None
-    if inv.action == "clear":
-        return "stash clear drops every stash"
+    if not inv.action_listed:
+        return _STASH_WHY.get(inv.action or "", f"stash {inv.action} is not a stash action the gateway runs")
     if use := inv.args.first("all"):
         return f"stash {use.spelled} also stashes (removes) ignored files such as private state"
+    if inv.action in ("pop", "apply", "show"):
+        for word in inv.args.positionals:
+            if not _STASH_REF.match(word):
+                return f"stash {inv.action} takes a stash (stash@{{N}} or N), not {word!r}"
     return None
 
 
@@ -452,3 +444,29 @@ def unicode_lookalike(inv: Invocation, facts: RepoFacts) -> str | None:
         if _lookalike(word):
             return f"argument {word!r} uses invisible or look-alike characters (of '-', '+', ':')"
     return None
+
+
+# --- the allow-list itself (last, so a more specific rule names an attack first) ---------------
+
+
+def change_directory(inv: Invocation, facts: RepoFacts) -> str | None:
+    if inv.has_global("-C"):
+        return "-C is not accepted: git runs at the project root; name paths from there"
+    return None
+
+
+def unknown_action(inv: Invocation, facts: RepoFacts) -> str | None:
+    if not inv.action_listed:
+        return f"'git {inv.command} {inv.action}' is not an action the gateway runs"
+    return None
+
+
+def unknown_option(inv: Invocation, facts: RepoFacts) -> str | None:
+    use = inv.args.unknown()
+    if use is None:
+        return None
+    name = inv.command if inv.action is None or not inv.action_listed else f"{inv.command} {inv.action}"
+    return (
+        f"{use.spelled!r} is not on the allow-list of 'git {name}' "
+        "(git-mcp --explain-policy lists the options each command accepts)"
+    )

@@ -1,9 +1,14 @@
 """What the policy needs to know about the repository and the caller, gathered per request.
 
-* protected paths: every submodule (from ``.gitmodules`` and every gitlink in
-  the index), each ``--protect PATH``, agentdock's private state
-  (``.agentdock/``), every other agent's folder under ``.claude/users/`` and
-  the caller's own ``container/`` folder (it holds the caller's token);
+* protected zones (no git command may write or stage from them; only the
+  *readable* ones may be read): ``.git/``; agentdock's private state
+  (``.agentdock/``); ``QMS/`` (readable; written only by the QMS); ``.claude/``
+  (readable) except two holes, the caller's own ``workspace/`` and the shared
+  ``sessions/`` notes folder (both writable from the agents' containers anyway);
+  every other agent's folder under ``.claude/users/`` and the caller's own
+  ``container/`` folder (it holds the caller's Claude configuration); every
+  submodule (from ``.gitmodules`` and every gitlink in the index) and each
+  ``--protect PATH``;
 * configured remote names (the only repositories push/fetch/pull may name);
 * protected branch names (``main``, ``master`` and ``--protect-branch``).
 
@@ -29,21 +34,36 @@ __all__ = [
     "RepoFacts",
     "load_facts",
     "normalise_protect",
+    "read_git",
     "repository_dir",
 ]
 
 DEFAULT_PROTECTED_BRANCHES: tuple[str, ...] = ("main", "master")
 
 
+_KINDS = {
+    "submodule": "submodule",
+    "protected": "protected path",
+    "private": "private path",
+    "git": "repository directory",
+    "qms": "QMS zone",
+    "claude": "agent configuration zone",
+}
+
+
 @dataclass(frozen=True)
 class ProtectedPath:
+    """A protected zone: ``path`` and everything below it, except ``holes``."""
+
     path: str  #: posix, relative to the project root, no trailing slash
-    kind: str  #: "submodule", "protected" (--protect) or "private" (agentdock state, other agents)
+    kind: str  #: one of ``_KINDS``
+    #: tracked content may be read (log -p, show, grep of tracked files); untracked content never
+    readable: bool = False
+    #: sub-folders that are not part of the zone (posix, relative to the root)
+    holes: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return {"submodule": "submodule", "protected": "protected path", "private": "private path"}[
-            self.kind
-        ] + f" '{self.path}'"
+        return f"{_KINDS[self.kind]} '{self.path}'"
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,10 @@ class RepoFacts:
     protected: tuple[ProtectedPath, ...]
     remotes: frozenset[str]
     protected_branches: tuple[str, ...] = DEFAULT_PROTECTED_BRANCHES
+    #: the file system folds case (macOS, Windows): zone comparisons fold case too
+    case_insensitive: bool = False
+    #: folders agents can change from their containers (a link there may change at any moment)
+    agent_writable: tuple[str, ...] = ()
 
 
 def normalise_protect(root: Path, value: str) -> str:
@@ -78,6 +102,11 @@ def repository_dir(root: Path, env: Mapping[str, str]) -> Path:
     if not text:
         raise ExecutionError(f"{root} is not a git working tree")
     return Path(text)
+
+
+def read_git(root: Path, env: Mapping[str, str], *args: str) -> str:
+    """stdout of a read-only ``git <args>`` in ``root`` ("" when git fails)."""
+    return _git(root, env, *args)
 
 
 def _git(root: Path, env: Mapping[str, str], *args: str) -> str:
@@ -122,9 +151,27 @@ def _private(root: Path, caller: str | None) -> set[str]:
                 private.add(rel)
             else:
                 private.add(f"{rel}/container")
-    if caller is not None:
+    if caller is None:
+        private.add(users.relative_to(root).as_posix())
+    else:
         private.add(paths.agent_container_dir(root, caller).relative_to(root).as_posix())
     return private
+
+
+def _folds_case(root: Path) -> bool:
+    """Whether ``.git`` is also found as ``.GIT`` (a case-insensitive file system)."""
+    try:
+        return (root / ".GIT").exists() and os.path.samefile(root / ".git", root / ".GIT")
+    except OSError:
+        return False
+
+
+def caller_holes(root: Path, caller: str | None) -> tuple[str, ...]:
+    """The folders inside ``.claude/`` git may write for ``caller``."""
+    holes = [paths.sessions_dir(root).relative_to(root).as_posix()]
+    if caller is not None:
+        holes.append(paths.agent_workspace_dir(root, caller).relative_to(root).as_posix())
+    return tuple(holes)
 
 
 def load_facts(
@@ -135,9 +182,14 @@ def load_facts(
     extra_protected: Iterable[str] = (),
     protected_branches: Iterable[str] = DEFAULT_PROTECTED_BRANCHES,
 ) -> RepoFacts:
-    """Read submodules and remotes with git; combine with configured protections."""
+    """Read submodules and remotes with git; combine with the zones and configured protections."""
     root = root.resolve()
-    entries: dict[str, ProtectedPath] = {}
+    holes = caller_holes(root, caller)
+    entries: dict[str, ProtectedPath] = {
+        ".git": ProtectedPath(".git", "git"),
+        paths.qms_dir(root).relative_to(root).as_posix(): ProtectedPath("QMS", "qms", readable=True),
+        ".claude": ProtectedPath(".claude", "claude", readable=True, holes=holes),
+    }
     for path in sorted(_submodules(root, env)):
         entries.setdefault(path, ProtectedPath(path, "submodule"))
     for path in extra_protected:
@@ -150,4 +202,6 @@ def load_facts(
         protected=tuple(entries.values()),
         remotes=remotes,
         protected_branches=tuple(protected_branches),
+        case_insensitive=_folds_case(root),
+        agent_writable=holes,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +20,10 @@ from typing import Any
 import anyio
 
 from agentdock.gitgate.errors import Refused
-from agentdock.gitgate.executor import ChainResult, ExecLimits, run_chain
-from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, RepoFacts, load_facts
+from agentdock.gitgate.executor import ChainResult, ExecLimits, StepResult, run_chain
+from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, RepoFacts, load_facts, read_git
+from agentdock.gitgate.guard import confine
+from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.policy import judge
 
 __all__ = ["GateConfig", "GitGateway", "Outcome", "render"]
@@ -89,10 +91,39 @@ class GitGateway:
             outcome = Outcome(agent=agent, command=command, refused=refused)
         else:
             async with self._run_lock:
-                result = await run_chain(invocations, self.config.root, self.config.env, self.config.limits)
-            outcome = Outcome(agent=agent, command=command, result=result)
+                outcome = await self._run_confined(command, agent, invocations, facts)
         self._record(outcome)
         return outcome
+
+    async def _run_confined(
+        self, command: str, agent: str, invocations: list[Invocation], facts: RepoFacts
+    ) -> Outcome:
+        """--- gitpolicy hook: each step's paths are walked (guard.confine) right before it runs ---
+
+        A step refused here stops the chain: the steps before it ran (their results are kept in
+        the audit record), the refused one and the rest did not.
+        """
+        steps: list[StepResult] = []
+        planned = tuple(inv.display for inv in invocations)
+        for number, inv in enumerate(invocations, 1):
+            try:
+                confined = await anyio.to_thread.run_sync(confine, inv, facts, self._read_git)
+            except Refused as exc:
+                step = number if len(invocations) > 1 else None
+                refused = Refused(exc.rule, exc.reason, step=step)
+                if steps:
+                    log.info("agent=%s step %d refused after %d ran: %s", agent, number, len(steps), refused)
+                ran = ChainResult(steps=tuple(steps), planned=planned) if steps else None
+                return Outcome(agent=agent, command=command, refused=refused, result=ran)
+            chain = await run_chain([confined], self.config.root, self.config.env, self.config.limits)
+            steps += chain.steps
+            if not chain.ok:
+                break
+        return Outcome(agent=agent, command=command, result=ChainResult(steps=tuple(steps), planned=planned))
+
+    def _read_git(self, args: Sequence[str]) -> str:
+        """A read-only query for the guard (``rev-list``, ``diff-tree``), with the gateway's environment."""
+        return read_git(self.config.root, self.config.env, *args)
 
     def _record(self, outcome: Outcome) -> None:
         entry: dict[str, Any] = {
@@ -131,12 +162,20 @@ def render(outcome: Outcome) -> tuple[str, dict[str, Any]]:
     """(text for the agent, structured content) of an outcome."""
     if outcome.refused is not None:
         refused = outcome.refused
-        text = f"{refused}\nNothing was run. (git-mcp --explain-policy lists every rule.)"
-        return text, {
+        structured: dict[str, Any] = {
             "ok": False,
             "refused": {"rule": refused.rule, "reason": refused.reason, "step": refused.step},
             "steps": [],
         }
+        if outcome.result is None or not outcome.result.steps:
+            return f"{refused}\nNothing was run. (git-mcp --explain-policy lists every rule.)", structured
+        ran_text, ran = render(Outcome(agent=outcome.agent, command=outcome.command, result=outcome.result))
+        count = len(outcome.result.steps)
+        text = (
+            f"{ran_text}\n{refused}\nThe {count} step(s) above ran; the refused step and the rest did not. "
+            "(git-mcp --explain-policy lists every rule.)"
+        )
+        return text, structured | {"steps": ran["steps"]}
     assert outcome.result is not None
     result = outcome.result
     parts: list[str] = []

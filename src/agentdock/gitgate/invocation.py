@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentdock.gitgate.commands import COMMANDS, STASH_ACTIONS
+from agentdock.gitgate.commands import ACTIONS, COMMANDS, REFUSED_COMMANDS
 from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.options import CommandSpec, ParsedArgs, parse_args
 
@@ -75,6 +75,8 @@ class Invocation:
     action: str | None
     spec: CommandSpec
     args: ParsedArgs
+    #: False when ``action`` is a sub-command the gateway does not allow (its parent's rule refuses it)
+    action_listed: bool = True
 
     @property
     def display(self) -> str:
@@ -135,6 +137,9 @@ def parse_invocation(words: Sequence[str]) -> Invocation:
             raise Refused("syntax", "no git subcommand given")
     name, args = rest[0], rest[1:]
     _non_ascii(name, "subcommand")
+    if name in REFUSED_COMMANDS:
+        rule, reason = REFUSED_COMMANDS[name]
+        raise Refused(rule, reason)
     spec = COMMANDS.get(name)
     if spec is None:
         raise Refused(
@@ -142,15 +147,25 @@ def parse_invocation(words: Sequence[str]) -> Invocation:
             f"'git {name}' is not a subcommand the gateway runs (aliases and external commands are not run)",
         )
     action: str | None = None
-    if name == "stash":
-        if args and args[0] in STASH_ACTIONS:
-            action, args = args[0], args[1:]
-        elif not args or args[0].startswith("-"):
-            action = "push"
+    listed = True
+    table = ACTIONS.get(name)
+    if table is not None:
+        first = args[0] if args else None
+        if first is None or first.startswith("-") or (table.implicit and first not in table.known):
+            action = table.default
         else:
-            raise Refused("unknown-subcommand", f"'git stash {args[0]}' is not a stash action")
-        spec = STASH_ACTIONS[action]
+            action, args = first, args[1:]
+        if action in table.allowed:
+            spec = table.allowed[action]
+        else:
+            listed = False
     parsed = parse_args(spec, args)
     return Invocation(
-        argv=original, globals=tuple(globals_), command=name, action=action, spec=spec, args=parsed
+        argv=original,
+        globals=tuple(globals_),
+        command=name,
+        action=action,
+        spec=spec,
+        args=parsed,
+        action_listed=listed,
     )

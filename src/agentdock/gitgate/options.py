@@ -3,8 +3,15 @@
 An option is declared in a compact spelling: ``"f|force"`` (a flag with a
 short and a long name), ``"m|message="`` (takes a value, attached or as the
 next argument), ``"S|gpg-sign=?"`` (optional value: ``--gpg-sign=KEY`` or
-``-SKEY`` only), ``"F|file=@"`` (a value naming a file git will read).  The
-first long name is the option's key; rules in the policy refer to keys.
+``-SKEY`` only), ``"F|file=@"`` (a value naming a file git will read),
+``"[no-]ff"`` (``--no-ff`` is accepted too), ``"!output=@"`` (known, so parsed
+with the right arity, but never allowed).  The first long name is the option's
+key; rules in the policy refer to keys.
+
+The tables are allow-lists: an option a command does not declare, one declared
+with ``!``, or the ``--no-`` form of one not declared ``[no-]`` is recorded as *unknown*, and the
+policy's last rule (``unknown-option``) refuses every command that has one.  The
+parser does not raise on it, so a more specific rule can name the attack first.
 
 The parser understands what makes option parsing a security question:
 bundled short flags (``-fdx``), values glued to short flags (``-mfoo``),
@@ -12,7 +19,9 @@ bundled short flags (``-fdx``), values glued to short flags (``-mfoo``),
 ``--`` and ``--end-of-options``, ``--no-<opt>`` negations and — because git
 accepts them — unique and ambiguous abbreviations of long options (``--forc``).
 An ambiguous abbreviation is recorded as a use of *every* option it could
-mean, so a rule refusing any of them refuses it (git would reject it anyway).
+mean, so a rule refusing any of them names it; every abbreviation is also
+*unknown* (refused in the end): git resolves an abbreviation against its own
+full table, where an exact name the gateway never listed wins.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ class Option:
     shorts: tuple[str, ...]
     arity: Arity
     is_file: bool = False
+    negatable: bool = False
+    #: False for options the gateway knows (so it parses them right) but never lets through
+    allowed: bool = True
 
     def spelling(self) -> str:
         names = [f"-{s}" for s in self.shorts] + [f"--{n}" for n in self.longs]
@@ -46,7 +58,11 @@ class Option:
 
 
 def _option(spec: str) -> Option:
-    body, arity, is_file = spec, Arity.NONE, False
+    body, arity, is_file, negatable, allowed = spec, Arity.NONE, False, False, True
+    if body.startswith("!"):
+        body, allowed = body[1:], False
+    if body.startswith("[no-]"):
+        body, negatable = body[5:], True
     if body.endswith("=@"):
         body, arity, is_file = body[:-2], Arity.REQUIRED, True
     elif body.endswith("=?"):
@@ -57,7 +73,15 @@ def _option(spec: str) -> Option:
     shorts = tuple(n for n in names if len(n) == 1)
     longs = tuple(n for n in names if len(n) > 1)
     key = longs[0] if longs else shorts[0]
-    return Option(key=key, longs=longs, shorts=shorts, arity=arity, is_file=is_file)
+    return Option(
+        key=key,
+        longs=longs,
+        shorts=shorts,
+        arity=arity,
+        is_file=is_file,
+        negatable=negatable,
+        allowed=allowed,
+    )
 
 
 def opts(*specs: str) -> tuple[Option, ...]:
@@ -66,27 +90,27 @@ def opts(*specs: str) -> tuple[Option, ...]:
 
 
 #: Every parse-options command understands these.
-COMMON = opts("h", "help")
+COMMON = opts("h", "!help")
 
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """One git subcommand as the gateway knows it.
+    """One git subcommand (or ``stash push``-style action) as the gateway knows it.
 
-    ``strict``: options not declared here are refused (commands that change
-    things); otherwise an undeclared option is passed to git as a flag.
+    ``options``: the allow-list; anything else is an unknown option (refused).
     ``numeric``: ``-<n>`` means ``-n <n>`` (log family).
     ``paths``: what positional arguments are — ``"paths"`` (all pathspecs),
     ``"revs-paths"`` (revisions or pathspecs), ``"pattern-revs-paths"`` (grep)
     or ``"other"`` (remotes, refspecs, branch names…).
+    ``writes``: whether the command changes the working tree or the index.
     """
 
     name: str
     options: tuple[Option, ...]
-    strict: bool
     paths: str = "other"
     numeric: bool = False
     summary: str = ""
+    writes: bool = False
     _by_short: dict[str, Option] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +134,7 @@ class CommandSpec:
                 return [(opt, False)]
         if name.startswith("no-"):
             for opt in options:
-                if name[3:] in opt.longs:
+                if opt.negatable and name[3:] in opt.longs:
                     return [(opt, True)]
         found: dict[tuple[str, bool], tuple[Option, bool]] = {}
         if name:
@@ -118,7 +142,8 @@ class CommandSpec:
                 if any(long.startswith(name) for long in opt.longs):
                     found.setdefault((opt.key, False), (opt, False))
                 if (
-                    name.startswith("no-")
+                    opt.negatable
+                    and name.startswith("no-")
                     and len(name) > 3
                     and any(long.startswith(name[3:]) for long in opt.longs)
                 ):
@@ -134,6 +159,8 @@ class OptionUse:
     negated: bool = False
     ambiguous: bool = False
     is_file: bool = False
+    #: not on the command's allow-list (the ``unknown-option`` rule refuses it)
+    unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,13 +195,9 @@ class ParsedArgs:
         use = self.first(*keys)
         return use.spelled if use else ""
 
-
-def _unknown(spec: CommandSpec, arg: str) -> Refused:
-    return Refused(
-        "unknown-option",
-        f"{arg!r} is not an option the gateway knows for 'git {spec.name}' "
-        "(options of commands that change things must be recognised to be judged)",
-    )
+    def unknown(self) -> OptionUse | None:
+        """The first option that is not on the command's allow-list."""
+        return next((u for u in self.uses if u.unknown), None)
 
 
 def parse_args(spec: CommandSpec, args: Sequence[str]) -> ParsedArgs:
@@ -202,24 +225,35 @@ def parse_args(spec: CommandSpec, args: Sequence[str]) -> ParsedArgs:
             name, eq, value = arg[2:].partition("=")
             matches = spec.resolve_long(name)
             if not matches:
-                if spec.strict:
-                    raise _unknown(spec, arg)
-                uses.append(OptionUse(key="?" + name, spelled=arg, value=value if eq else None))
+                uses.append(OptionUse("?" + name, arg, value if eq else None, unknown=True))
                 continue
             if len(matches) > 1:
                 for opt, negated in matches:
                     uses.append(
                         OptionUse(
-                            opt.key, arg, value if eq else None, negated, ambiguous=True, is_file=opt.is_file
+                            opt.key,
+                            arg,
+                            value if eq else None,
+                            negated,
+                            ambiguous=True,
+                            is_file=opt.is_file,
+                            unknown=True,
                         )
                     )
                 continue
             opt, negated = matches[0]
+            # an abbreviation is refused: git prefers an exact name it knows and the gateway does
+            # not list (``--no-text`` is not ``--no-textconv`` to git), so only full names pass
+            exact = (name[3:] if negated else name) in opt.longs
             val: str | None = value if eq else None
             if opt.arity is Arity.REQUIRED and not eq and not negated and i < len(args):
                 val = args[i]
                 i += 1
-            uses.append(OptionUse(opt.key, arg, val, negated, is_file=opt.is_file))
+            if negated and eq:
+                uses.append(OptionUse(opt.key, arg, val, negated, unknown=True))
+                continue
+            banned = not exact or (not negated and not opt.allowed)
+            uses.append(OptionUse(opt.key, arg, val, negated, is_file=opt.is_file, unknown=banned))
             continue
         i = _short_cluster(spec, args, i, arg, uses)
     return ParsedArgs(uses=tuple(uses), positionals=tuple(positionals), dashdash=dashdash)
@@ -234,23 +268,22 @@ def _short_cluster(spec: CommandSpec, args: Sequence[str], i: int, arg: str, use
             return i
         opt = spec.short(char)
         if opt is None:
-            if spec.strict:
-                raise _unknown(spec, f"-{char}" if len(arg) > 2 else arg)
-            uses.append(OptionUse("?" + char, arg))
-            j += 1
-            continue
+            # whether git would read the rest as this option's value is unknowable: stop here
+            uses.append(OptionUse("?" + char, arg, unknown=True))
+            return i
+        banned = not opt.allowed
         if opt.arity is Arity.NONE:
-            uses.append(OptionUse(opt.key, arg))
+            uses.append(OptionUse(opt.key, arg, unknown=banned))
             j += 1
             continue
         rest = arg[j + 1 :]
         if rest:
-            uses.append(OptionUse(opt.key, arg, rest, is_file=opt.is_file))
+            uses.append(OptionUse(opt.key, arg, rest, is_file=opt.is_file, unknown=banned))
         elif opt.arity is Arity.REQUIRED and i < len(args):
-            uses.append(OptionUse(opt.key, arg, args[i], is_file=opt.is_file))
+            uses.append(OptionUse(opt.key, arg, args[i], is_file=opt.is_file, unknown=banned))
             i += 1
         else:
-            uses.append(OptionUse(opt.key, arg, None, is_file=opt.is_file))
+            uses.append(OptionUse(opt.key, arg, None, is_file=opt.is_file, unknown=banned))
         return i
     return i
 

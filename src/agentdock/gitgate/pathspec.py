@@ -1,33 +1,41 @@
-"""Pathspecs as git reads them, and whether one reaches a protected path.
+"""Pathspecs as git reads them, and whether one reaches a protected zone.
 
-Git pathspecs carry *magic*: ``:(top)x`` / ``:/x`` (from the repository
-top), ``:(exclude)x`` / ``:!x`` / ``:^x``, ``:(icase)``, ``:(literal)``,
-``:(glob)``, ``:(attr:…)``; without ``literal`` magic, ``*``, ``?`` and
-``[`` are wildcards that also match ``/``.  A pathspec is resolved against
-the directory git runs in (after ``-C``), lexically, the way git does.
+Parsing follows git's ``pathspec.c``:
 
-*Reaching* a protected path P means: naming P, naming something inside P,
-or a wildcard that can match P (or, for ``--protect`` paths, something inside
-it: git sees a submodule as one entry).  For commands that act recursively on a directory and
-everything below (``rm -r``, ``mv``, ``add --force``) naming an *ancestor* of
-P (``.``, ``:/``) reaches it too.  An ``:(exclude)`` pathspec never reaches
-anything, and one that covers P removes P from consideration for the other
-pathspecs of the same command.
+* with ``--literal-pathspecs`` nothing is magic and nothing is a wildcard;
+* ``:(word,word…)rest`` — long magic: ``top``, ``literal``, ``glob``, ``icase``, ``exclude``,
+  ``attr:…``; any other word (``prefix:`` included) is refused, as git would die on it;
+* ``:<chars>[:]rest`` — short magic: ``/`` (top), ``!`` and ``^`` (exclude); another
+  punctuation character there is "unimplemented magic" to git and refused here;
+* ``--glob-pathspecs`` / ``--noglob-pathspecs`` / ``--icase-pathspecs`` add their magic
+  to every pathspec; ``GIT_*_PATHSPECS`` never reach git (fixed environment).
+
+Without ``literal`` magic, ``*``, ``?``, ``[`` and ``\\`` make a pathspec a pattern.
+
+*Reaching* zone Z: naming Z or something inside it (outside Z's holes); a pattern whose
+literal prefix lies inside Z; for writers, naming an ancestor of Z (``.``, ``:/``, ``src/..``)
+or a pattern whose literal prefix could lead into Z.  Comparisons are exact, case-sensitive —
+as git compares them — unless the pathspec has ``icase`` magic or the file system folds case.
+An agent's own ``:(exclude)`` never vouches for anything: the gateway adds its own
+exclusions where it lets a broad command through (:mod:`agentdock.gitgate.scope`).
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.facts import ProtectedPath
 
-__all__ = ["Pathspec", "parse_pathspec", "reaches_protected"]
+__all__ = ["Pathspec", "Reach", "literal_prefix", "parse_pathspec", "reaches", "within"]
 
 _WILDCARDS = "*?[\\"
 _SHORT_MAGIC = {"/": "top", "!": "exclude", "^": "exclude"}
+#: punctuation git treats as (possibly unimplemented) short magic right after ':'
+_GIT_MAGIC_CHARS = set("!\"#%&',-;<=>@_`~/^")
+_LONG_MAGIC = {"top", "literal", "glob", "icase", "exclude", "attr"}
 
 
 @dataclass(frozen=True)
@@ -47,30 +55,60 @@ class Pathspec:
         return "icase" in self.magic
 
 
+def _bad_magic(raw: str, why: str) -> Refused:
+    return Refused("pathspec-magic", f"pathspec {raw!r}: {why}")
+
+
 def _split_magic(raw: str) -> tuple[frozenset[str], str]:
     if not raw.startswith(":"):
         return frozenset(), raw
     if raw.startswith(":("):
         end = raw.find(")")
         if end < 0:
-            return frozenset({"invalid"}), raw
-        words = {w.strip().split(":", 1)[0] for w in raw[2:end].split(",") if w.strip()}
+            raise _bad_magic(raw, "missing ')' at the end of the pathspec magic")
+        words: set[str] = set()
+        for word in raw[2:end].split(","):
+            name = word.strip().split(":", 1)[0]
+            if not name:
+                continue
+            if name not in _LONG_MAGIC:
+                raise _bad_magic(raw, f"pathspec magic {name!r} is not one the gateway accepts")
+            words.add(name)
         return frozenset(words), raw[end + 1 :]
     magic: set[str] = set()
     i = 1
-    while i < len(raw) and raw[i] in _SHORT_MAGIC:
-        magic.add(_SHORT_MAGIC[raw[i]])
+    while i < len(raw) and raw[i] != ":":
+        char = raw[i]
+        if char in _SHORT_MAGIC:
+            magic.add(_SHORT_MAGIC[char])
+        elif char in _GIT_MAGIC_CHARS:
+            raise _bad_magic(raw, f"short pathspec magic {char!r} is not one the gateway accepts")
+        else:
+            break
         i += 1
     if i < len(raw) and raw[i] == ":":
         i += 1
     return frozenset(magic), raw[i:]
 
 
-def parse_pathspec(raw: str, cwd: str, root: str, *, literal: bool = False, icase: bool = False) -> Pathspec:
+def parse_pathspec(
+    raw: str,
+    cwd: str,
+    root: str,
+    *,
+    literal: bool = False,
+    icase: bool = False,
+    glob: bool = False,
+    noglob: bool = False,
+) -> Pathspec:
     """Resolve ``raw`` as git would from ``cwd`` (posix, relative to ``root``, the absolute root)."""
     magic, rest = (frozenset(), raw) if literal else _split_magic(raw)
     if icase:
         magic = magic | {"icase"}
+    if glob and "literal" not in magic:
+        magic = magic | {"glob"}
+    if noglob and "glob" not in magic:
+        magic = magic | {"literal"}
     base = "" if "top" in magic else cwd
     if rest.startswith("/"):
         joined = posixpath.relpath(posixpath.normpath(rest), root)
@@ -85,113 +123,70 @@ def parse_pathspec(raw: str, cwd: str, root: str, *, literal: bool = False, icas
     return Pathspec(raw=raw, path=path, magic=magic, wildcard=wildcard, base=cwd)
 
 
-def _wildmatch(pattern: str) -> re.Pattern[str]:
-    """git's wildmatch without ``WM_PATHNAME`` (``*`` and ``?`` match ``/`` too; ``\\`` escapes)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            j = i + 1
-            if j < len(pattern) and pattern[j] in "!^":
-                j += 1
-            if j < len(pattern) and pattern[j] == "]":
-                j += 1
-            while j < len(pattern) and pattern[j] != "]":
-                close = pattern.find(":]", j + 2) if pattern.startswith("[:", j) else -1
-                j = close + 2 if close >= 0 else j + 1
-            if j >= len(pattern):
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1 : j]
-                negate = body[:1] in ("!", "^")
-                body = body[1:] if negate else body
-                out.append(
-                    "."
-                    if "[:" in body or not body
-                    else "[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]"
-                )
-                i = j + 1
-                continue
-        else:
-            out.append(re.escape(char))
-        i += 1
-    try:
-        return re.compile("".join(out), re.DOTALL | re.IGNORECASE)
-    except re.error:
-        return re.compile(".*", re.DOTALL)  # a pattern we cannot read is assumed to match everything
-
-
-def _literal_prefix(pattern: str) -> str:
-    for i, char in enumerate(pattern):
+def literal_prefix(path: str) -> str:
+    """The part of a pattern before its first wildcard character."""
+    for i, char in enumerate(path):
         if char in _WILDCARDS:
-            return pattern[:i]
-    return pattern
+            return path[:i]
+    return path
 
 
-def _probe_inside(pattern: str, target: str) -> bool:
-    """Whether a wildcard pattern can match something inside ``target`` (a probing heuristic)."""
-    prefix = _literal_prefix(pattern).lower()
-    if prefix.startswith(target + "/"):
-        return True
-    if not (target + "/").startswith(prefix) and not prefix.startswith(target):
-        return False
-    tail = pattern[len(prefix) :]
-    probe_tail = "".join("x" if c in "?*" else c for c in tail if c not in "[]\\")
-    regex = _wildmatch(pattern)
-    probes = [f"{target}/{probe_tail}", f"{target}/x/{probe_tail}", f"{target}/x"]
-    return any(regex.fullmatch(p) for p in probes)
+def within(path: str, folder: str, *, fold: bool) -> bool:
+    """``path`` is ``folder`` or below it (exact, or case-folded when ``fold``)."""
+    if fold:
+        path, folder = path.casefold(), folder.casefold()
+    return folder in ("", path) or path.startswith(folder + "/")
 
 
-def _reaches(spec: Pathspec, entry: ProtectedPath, ancestors: bool) -> bool:
-    """Compared case-insensitively always: on a case-insensitive file system git does too."""
+@dataclass(frozen=True)
+class Reach:
+    spec: Pathspec
+    zone: ProtectedPath
+    how: str  #: "inside" (names it or something in it), "ancestor" (contains it), "pattern"
+
+    def describe(self) -> str:
+        verb = {"inside": "names", "ancestor": "contains", "pattern": "can match"}[self.how]
+        return f"pathspec {self.spec.raw!r} {verb} the {self.zone.describe()}"
+
+
+def _in_hole(path: str, zone: ProtectedPath, fold: bool) -> bool:
+    return any(within(path, hole, fold=fold) for hole in zone.holes)
+
+
+def _reach(spec: Pathspec, zone: ProtectedPath, fs_folds: bool, *, ancestors: bool) -> str | None:
     assert spec.path is not None
+    fold = fs_folds or spec.icase
     path = spec.path.rstrip("/")
-    target = entry.path.lower()
     if spec.wildcard:
-        if _wildmatch(path).fullmatch(target):
-            return True
-        if entry.kind == "protected" or ancestors:
-            return _probe_inside(path, target)
-        return False
-    path = path.lower()
-    if path == target or path.startswith(target + "/"):
-        return True
-    return ancestors and (path == "" or target.startswith(path + "/"))
+        prefix = literal_prefix(path)
+        if within(prefix, zone.path, fold=fold):
+            return None if _in_hole(prefix, zone, fold) else "inside"
+        lead = zone.path + "/"
+        if (lead.casefold() if fold else lead).startswith(prefix.casefold() if fold else prefix):
+            return "pattern" if ancestors else None
+        return None
+    if within(path, zone.path, fold=fold):
+        return None if _in_hole(path, zone, fold) else "inside"
+    if ancestors and within(zone.path, path, fold=fold):
+        return "ancestor"
+    return None
 
 
-def reaches_protected(
-    specs: Iterable[Pathspec], protected: Iterable[ProtectedPath], *, ancestors: bool = False
-) -> tuple[Pathspec, ProtectedPath] | None:
-    """The first (pathspec, protected path) pair where one reaches the other, else None."""
-    specs = list(specs)
-    protected = tuple(protected)
-    if specs and all(spec.exclude for spec in specs):
-        # git reads "only exclusions" as "everything in the current directory except them"
-        here = specs[0].base
-        specs.append(Pathspec(raw=f"(implicit {here or '.'})", path=here, magic=frozenset(), wildcard=False))
-    excluded = {
-        entry.path
-        for spec in specs
-        if spec.exclude and spec.path is not None and not spec.wildcard
-        for entry in protected
-        if spec.path.lower() in ("", entry.path.lower())
-        or entry.path.lower().startswith(spec.path.lower() + "/")
-    }
+def reaches(
+    specs: Iterable[Pathspec],
+    zones: Iterable[ProtectedPath],
+    *,
+    ancestors: bool,
+    fs_folds: bool = False,
+) -> list[Reach]:
+    """Every (pathspec, zone) pair where the (non-exclude) pathspec reaches the zone."""
+    found: list[Reach] = []
+    zones = tuple(zones)
     for spec in specs:
         if spec.exclude or spec.path is None:
             continue
-        for entry in protected:
-            if entry.path in excluded:
-                continue
-            if _reaches(spec, entry, ancestors):
-                return spec, entry
-    return None
+        for zone in zones:
+            how = _reach(spec, zone, fs_folds, ancestors=ancestors)
+            if how is not None:
+                found.append(Reach(spec, zone, how))
+    return found

@@ -20,12 +20,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agentdock.gitgate import checks
+from agentdock.gitgate.commands import ACTIONS, COMMANDS, REFUSED_COMMANDS
 from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation, parse_invocation
 from agentdock.gitgate.lexer import split_chain
+from agentdock.gitgate.options import Arity, CommandSpec
+from agentdock.gitgate.scope import narrow, scope_of
 
-__all__ = ["RULES", "Rule", "check_invocation", "explain", "judge"]
+__all__ = ["RULES", "Rule", "allow_lists", "check_invocation", "explain", "judge"]
 
 Check = Callable[[Invocation, RepoFacts], str | None]
 
@@ -101,15 +104,24 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "config-override",
-        "-c and --config-env may set only harmless keys (user.*, color.*, advice.* …)",
+        "no -c or --config-env: git runs with the configuration (and the identity) agentdock gives it",
         checks.config_override,
         (
             "-c core.hooksPath=/tmp status",
             "-c alias.status=!sh status",
             "-c core.sshCommand=sh push origin main",
             "--config-env=core.pager=HOME log",
+            "-c user.name=claude commit -m x",
+            "-c color.ui=never log -1",
         ),
-        ("-c color.ui=never log -1", "-c user.name=bot commit -m x"),
+        ("log -1",),
+    ),
+    Rule(
+        "pathspec-magic",
+        "pathspec magic is parsed as git parses it; magic git does not know (or 'prefix:') is refused",
+        checks.pathspec_magic,
+        ("add ':(prefix:0)x'", "log -- ':(nosuch)x'", "add ':-x'"),
+        ("add ':(top)src/app.py'", "log -- ':!docs' ':/src'", "add ':(glob)src/*.py'"),
     ),
     Rule(
         "unknown-subcommand",
@@ -120,19 +132,27 @@ RULES: tuple[Rule, ...] = (
         stage="parse",
     ),
     Rule(
-        "unknown-option",
-        "commands that change things accept only options the gateway recognises",
-        None,
-        ("push --frobnicate origin main", "commit -Q -m x"),
-        ("push -u origin HEAD",),
-        stage="parse",
-    ),
-    Rule(
         "unicode-lookalike",
         "no look-alike or invisible characters in git names, options or refspecs",
         checks.unicode_lookalike,
         ("pu\u0455h origin main", "push origin \u2010\u2010force", "push origin \uff0bmain"),
         ("commit -m 'r\u00e9sum\u00e9 \u2014 done'",),
+    ),
+    Rule(
+        "discard-changes",
+        "no checkout/restore of '.', directories or patterns; no checkout -f",
+        checks.whole_tree,
+        (
+            "checkout .",
+            "checkout -- .",
+            "checkout HEAD -- src",
+            "restore .",
+            "restore ':/'",
+            "restore --source=HEAD~3 -- '*.py'",
+            "checkout -f main",
+            "restore -W --staged src",
+        ),
+        ("checkout -- src/app.py", "restore src/app.py", "restore --staged .", "checkout -b feature"),
     ),
     Rule(
         "git-dir",
@@ -152,12 +172,14 @@ RULES: tuple[Rule, ...] = (
             "commit -F /etc/passwd",
             "log -- ../..",
         ),
-        ("-C src status", "log -- src"),
+        ("status", "log -- src"),
     ),
     Rule(
         "protected-path",
-        "no -C into, and no pathspec reaching, a protected path (submodules, --protect, "
-        "private agentdock state and other agents' folders)",
+        "no pathspec or file naming a protected zone: .git, .agentdock, QMS, .claude (except the "
+        "caller's workspace and .claude/sessions), other agents' folders, submodules, --protect; "
+        "readers may name QMS and .claude; broad writers (add ., add -A, commit -a, stash, "
+        "grep --untracked, clean -n) get ':(top,exclude,literal)<zone>' appended, others are refused",
         checks.protected_path,
         (
             "-C vendor/lib status",
@@ -165,10 +187,39 @@ RULES: tuple[Rule, ...] = (
             "checkout -- vendor/lib/x.c",
             "rm -r vendor",
             "add ':(top)vendor/lib'",
-            "add 'vendor/*'",
+            "rm 'vendor/*'",
             "add -f .agentdock/tokens.json",
+            "add QMS/SOP-001.md",
+            "checkout -- QMS/.audit/log",
+            "restore QMS/SOP-001.md",
+            "rm --cached .claude/agents/qa.md",
+            "mv src/app.py QMS/app.py",
+            "add .claude/users/claude/inbox/task.md",
+            "rm -r .",
+            "log -- .agentdock",
+            "grep -e token -- .claude/users/qa",
         ),
-        ("add src/app.py", "add .", "add 'src/*.py'", "add -A -- . ':!vendor/lib'"),
+        (
+            "add src/app.py",
+            "add .",
+            "add 'src/*.py'",
+            "add -A -- . ':!vendor/lib'",
+            "add -A",
+            "commit -a -m x",
+            "stash -u",
+            "grep --untracked -e x",
+            "commit -m x -- QMS",
+            "log -p -- QMS",
+            "add .claude/sessions/notes.md",
+            "add .claude/users/claude/workspace/x",
+        ),
+    ),
+    Rule(
+        "pathspec-icase",
+        "no icase pathspec magic (or --icase-pathspecs) for steps that change the working tree or index",
+        checks.pathspec_icase,
+        ("--icase-pathspecs add src/APP.py", "restore ':(icase)SRC/app.py'"),
+        ("log -- ':(icase)SRC'",),
     ),
     Rule(
         "force-push",
@@ -247,22 +298,6 @@ RULES: tuple[Rule, ...] = (
         ("clean -n", "clean --dry-run -d"),
     ),
     Rule(
-        "discard-changes",
-        "no checkout/restore of '.', directories or patterns; no checkout -f",
-        checks.whole_tree,
-        (
-            "checkout .",
-            "checkout -- .",
-            "checkout HEAD -- src",
-            "restore .",
-            "restore ':/'",
-            "restore --source=HEAD~3 -- '*.py'",
-            "checkout -f main",
-            "restore -W --staged src",
-        ),
-        ("checkout -- src/app.py", "restore src/app.py", "restore --staged .", "checkout -b feature"),
-    ),
-    Rule(
         "switch-force",
         "no switch --force / --discard-changes",
         checks.switch_force,
@@ -295,28 +330,30 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "history-rewrite",
         "no filter-branch / filter-repo",
-        checks.history_rewrite,
-        ("filter-branch --tree-filter 'rm x' HEAD",),
+        None,
+        ("filter-branch --tree-filter 'rm x' HEAD", "filter-repo --force"),
         (),
+        stage="parse",
     ),
     Rule(
         "ref-rewrite",
-        "no update-ref/symbolic-ref -d or --stdin; no update-ref of branches, tags or HEAD",
+        "no update-ref at all; symbolic-ref only reads",
         checks.ref_rewrite,
         (
             "update-ref -d refs/heads/x",
-            "update-ref --stdin",
+            "update-ref refs/agentdock/mark HEAD",
             "symbolic-ref -d HEAD",
-            "update-ref refs/heads/main HEAD~1",
+            "symbolic-ref refs/heads/main refs/heads/feature",
+            "symbolic-ref -m x HEAD refs/heads/feature",
         ),
-        ("update-ref refs/agentdock/mark HEAD",),
+        ("symbolic-ref HEAD", "symbolic-ref --short HEAD"),
     ),
     Rule(
         "reflog-expire",
-        "no reflog expire / delete",
+        "only 'reflog [show]': no reflog expire / delete",
         checks.reflog_expire,
         ("reflog expire --expire=now --all", "reflog delete HEAD@{1}"),
-        ("reflog", "reflog show -5"),
+        ("reflog", "reflog show -5", "reflog HEAD"),
     ),
     Rule(
         "gc-prune",
@@ -342,8 +379,8 @@ RULES: tuple[Rule, ...] = (
         "remote-write",
         "no remote add/rename/remove/set-*",
         checks.remote_write,
-        ("remote add evil /tmp/x", "remote set-url origin /tmp/x", "remote rm origin"),
-        ("remote -v", "remote show origin"),
+        ("remote add evil /tmp/x", "remote set-url origin /tmp/x", "remote rm origin", "remote prune origin"),
+        ("remote -v", "remote show origin", "remote get-url origin"),
     ),
     Rule(
         "submodule",
@@ -395,10 +432,20 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "stash-destructive",
-        "no stash clear, no stash --all (it removes ignored files)",
+        "only stash push/list/show/pop/apply: no clear, drop (repeated, it is clear), save, store, "
+        "create, branch; no --all; pop/apply/show take only stash@{N}",
         checks.stash,
-        ("stash clear", "stash -a", "stash push --all"),
-        ("stash", "stash pop", "stash -u", "stash list"),
+        (
+            "stash clear",
+            "stash drop",
+            "stash drop stash@{0}",
+            "stash -a",
+            "stash push --all",
+            "stash save x",
+            "stash apply HEAD~1",
+            "stash store HEAD",
+        ),
+        ("stash", "stash pop", "stash -u", "stash list", "stash show -p stash@{0}", "stash apply 0"),
     ),
     Rule(
         "overwrite",
@@ -413,6 +460,62 @@ RULES: tuple[Rule, ...] = (
         checks.help_viewer,
         ("log --help", "commit --he"),
         ("log -h",),
+    ),
+    Rule(
+        "change-directory",
+        "no -C: git runs at the project root (a folder an agent can swap cannot move it elsewhere)",
+        checks.change_directory,
+        ("-C src status", "-C src log -1 -- app.py"),
+        ("log -1 -- src/app.py",),
+    ),
+    Rule(
+        "unknown-action",
+        "a sub-command (stash, remote, submodule, worktree, reflog) not on its allow-list",
+        checks.unknown_action,
+        (),
+        ("stash list", "remote -v", "submodule status", "worktree list"),
+    ),
+    Rule(
+        "unknown-option",
+        "default-deny: an option not on the subcommand's allow-list (git-mcp --explain-policy) is refused",
+        checks.unknown_option,
+        (
+            "push --frobnicate origin main",
+            "commit -Q -m x",
+            "shortlog --output=x HEAD",
+            "blame --output=x README.md",
+            "grep --no-exclude-standard -e x",
+            "log --ext-diff -p",
+            "blame --contents README.md README.md",
+            "commit --author='claude <c@x>' -m x",
+            "status --no-show-stash",
+        ),
+        ("push -u origin HEAD", "log --oneline --no-merges", "commit --no-edit --amend"),
+    ),
+    Rule(
+        "symlink",
+        "at execution: every path git will open is walked with lstat; a link below the root refuses the step",
+        None,
+        (),
+        (),
+        stage="exec",
+    ),
+    Rule(
+        "option-file",
+        "at execution: a file named by -F is read by the gateway (O_NOFOLLOW, regular, one link, "
+        "bounded) and handed to git as -m",
+        None,
+        (),
+        (),
+        stage="exec",
+    ),
+    Rule(
+        "agent-writable",
+        "at execution: no mv or rm (without --cached) in folders agents write from their containers",
+        None,
+        (),
+        (),
+        stage="exec",
     ),
 )
 
@@ -430,13 +533,24 @@ def check_invocation(inv: Invocation, facts: RepoFacts) -> None:
 
 
 def judge(command: str, facts: RepoFacts) -> list[Invocation]:
-    """Parse ``command`` and check every step; the invocations to run, or Refused naming the rule."""
+    """Parse ``command`` and check every step; the invocations to run (narrowed), or Refused.
+
+    The returned invocations carry the gateway's own exclusions (:func:`~agentdock.gitgate.scope.narrow`);
+    the paths they name are walked again right before each runs (:mod:`agentdock.gitgate.guard`).
+    """
     steps = split_chain(command)
     invocations: list[Invocation] = []
     for number, words in enumerate(steps, 1):
         try:
             inv = parse_invocation(words)
             check_invocation(inv, facts)
+            scope = scope_of(inv, facts)
+            if scope.excludes and inv.has_global("--literal-pathspecs"):
+                raise Refused(
+                    "protected-path",
+                    "--literal-pathspecs would make git read the gateway's exclusions as file names",
+                )
+            inv = narrow(inv, scope)
         except Refused as exc:
             raise Refused(exc.rule, exc.reason, step=number if len(steps) > 1 else None) from None
         invocations.append(inv)
@@ -444,7 +558,7 @@ def judge(command: str, facts: RepoFacts) -> list[Invocation]:
 
 
 def explain(rules: Sequence[Rule] = RULES) -> str:
-    """The rule table as text (``git-mcp --explain-policy``)."""
+    """The rule table and the allow-lists as text (``git-mcp --explain-policy``)."""
     lines = ["git-mcp policy: every command is parsed, then each step is checked against these rules.", ""]
     for rule in rules:
         lines.append(f"{rule.name}  [{rule.stage}]")
@@ -454,4 +568,41 @@ def explain(rules: Sequence[Rule] = RULES) -> str:
         for example in rule.allows:
             lines.append(f"    allows:   {example!r}")
         lines.append("")
+    lines += allow_lists()
     return "\n".join(lines)
+
+
+def _spelled(spec: CommandSpec) -> str:
+    names: list[str] = []
+    for opt in spec.options:
+        if not opt.allowed:
+            continue
+        value = {Arity.NONE: "", Arity.REQUIRED: "=<v>", Arity.OPTIONAL: "[=<v>]"}[opt.arity]
+        if not opt.longs:
+            value = {Arity.NONE: "", Arity.REQUIRED: " <v>", Arity.OPTIONAL: "[<v>]"}[opt.arity]
+        first = f"--{'[no-]' if opt.negatable else ''}{opt.longs[0]}" if opt.longs else f"-{opt.shorts[0]}"
+        short = "".join(f"-{s}|" for s in opt.shorts) if opt.longs else ""
+        names.append(short + first + value)
+    return " ".join(names) or "(no options)"
+
+
+def allow_lists() -> list[str]:
+    """Every subcommand (and sub-action) the gateway runs, with the options it lets through."""
+    lines = [
+        "allow-lists: a subcommand, action or option not listed here is refused "
+        "(abbreviations too: spell options in full).",
+        "",
+    ]
+    for name, spec in sorted(COMMANDS.items()):
+        table = ACTIONS.get(name)
+        if table is None:
+            lines.append(f"git {name}: {_spelled(spec)}")
+            continue
+        for action, sub in table.allowed.items():
+            shown = "" if action == table.default and name in ("remote",) else f" {action}"
+            lines.append(f"git {name}{shown}: {_spelled(sub)}")
+    lines.append("")
+    lines.append(
+        "refused outright: " + ", ".join(f"git {n} [{r}]" for n, (r, _) in sorted(REFUSED_COMMANDS.items()))
+    )
+    return lines

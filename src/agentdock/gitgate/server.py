@@ -1,8 +1,14 @@
 """``git-mcp``: the MCP server exposing one tool, ``git_exec(command)``, behind the gateway policy.
 
     git-mcp --transport {stdio,streamable-http} [--host H]... [--port 8001] --project-root DIR
-            [--protect PATH]... [--protect-branch NAME]... [--user NAME]
+            [--protect PATH]... [--protect-branch NAME]... [--user NAME] [--allow-root]
+            [limits: --read-timeout S, --max-body-bytes N, ...]
     git-mcp --explain-policy
+
+The shared flags, start-up (bind, drop root, serve), limits and error shapes are the
+shared host's (:mod:`agentdock.mcphost.options`, :mod:`agentdock.mcphost.serve`,
+:mod:`agentdock.mcphost.results`).  git runs as the project's owner: a server
+started as root drops to the owner before the gateway is built.
 
 Over HTTP every request needs ``Authorization: Bearer <token>`` (``agentdock
 token <agent>``); the agent a token belongs to is the caller recorded for
@@ -22,18 +28,17 @@ is refused (``refused [idempotency]``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, INVALID_REQUEST, CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 
 from agentdock import paths
 from agentdock.clirun import run_cli, setup_logging
@@ -43,8 +48,10 @@ from agentdock.gitgate.executor import ExecLimits, build_env
 from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect, repository_dir
 from agentdock.gitgate.gateway import GateConfig, GitGateway, render
 from agentdock.gitgate.policy import explain
+from agentdock.mcphost.options import ServerOptions, resolve_options, server_parser
+from agentdock.mcphost.results import invalid_params, refusal, require_caller, to_call_result
 
-__all__ = ["DEFAULT_PORT", "TOOL_NAME", "ServeOptions", "build_server", "main", "reject_malformed"]
+__all__ = ["DEFAULT_PORT", "TOOL_NAME", "build_server", "main", "reject_malformed", "resolve_config"]
 
 DEFAULT_PORT = GIT_PORT
 TOOL_NAME = "git_exec"
@@ -66,20 +73,17 @@ async def reject_malformed(ctx: ServerRequestContext[Any, Any], call_next: CallN
     if ctx.method == "tools/call" and isinstance(params, Mapping) and params.get("name") == TOOL_NAME:
         arguments = params.get("arguments")
         if not isinstance(arguments, Mapping) or not isinstance(arguments.get("command"), str):
-            raise MCPError(INVALID_PARAMS, f'{TOOL_NAME} needs arguments {{"command": <string>}}')
+            raise invalid_params(f'{TOOL_NAME} needs arguments {{"command": <string>}}')
         extra = sorted(set(arguments) - {"command"})
         if extra:
-            raise MCPError(
-                INVALID_PARAMS, f"{TOOL_NAME} takes only 'command'; unexpected: {', '.join(extra)}"
-            )
+            raise invalid_params(f"{TOOL_NAME} takes only 'command'; unexpected: {', '.join(extra)}")
     return await call_next(ctx)
 
 
 def build_server(gateway: GitGateway, *, stdio_user: str | None = None) -> MCPServer[Any]:
     """The MCP server: one tool, the caller taken from the bearer token (or ``stdio_user``)."""
     from agentdock.mcphost import IdempotencyConflict, IdempotencyStore
-    from agentdock.mcphost.errors import Unauthenticated
-    from agentdock.mcphost.http import caller_agent, idempotency_key
+    from agentdock.mcphost.http import idempotency_key
 
     records = IdempotencyStore(gateway.config.root, "git")
     server: MCPServer[Any] = MCPServer(
@@ -96,10 +100,7 @@ def build_server(gateway: GitGateway, *, stdio_user: str | None = None) -> MCPSe
         ),
     )
     async def git_exec(command: str, ctx: Context) -> CallToolResult:
-        try:
-            agent = caller_agent(ctx, stdio_user=stdio_user)
-        except Unauthenticated as exc:
-            raise MCPError(INVALID_REQUEST, str(exc)) from exc
+        agent = require_caller(ctx, stdio_user=stdio_user)
 
         async def run() -> dict[str, Any]:
             outcome = await gateway.execute(command, agent)
@@ -110,47 +111,24 @@ def build_server(gateway: GitGateway, *, stdio_user: str | None = None) -> MCPSe
         try:
             payload, replayed = await records.run_async(agent, key, TOOL_NAME, {"command": command}, run)
         except IdempotencyConflict as exc:
-            payload = {
-                "text": f"refused [idempotency]: {exc}\nNothing was run.",
-                "structured": {
-                    "ok": False,
-                    "refused": {"rule": "idempotency", "reason": str(exc), "step": None},
-                    "steps": [],
-                },
-                "is_error": True,
+            structured = {
+                "ok": False,
+                "refused": {"rule": "idempotency", "reason": str(exc), "step": None},
+                "steps": [],
             }
+            payload = refusal("idempotency", f"{exc}\nNothing was run.", structured)
         else:
             if replayed:
                 log.info("agent=%s replayed Idempotency-Key %s: %r not run again", agent, key, command)
-        return CallToolResult(
-            content=[TextContent(type="text", text=payload["text"])],
-            structured_content=payload["structured"],
-            is_error=payload["is_error"],
-        )
+        return to_call_result(payload)
 
     return server
 
 
-@dataclass(frozen=True)
-class ServeOptions:
-    transport: str
-    hosts: tuple[str, ...]
-    port: int
-    stdio_user: str | None
-    stateless: bool
-    json_response: bool
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="git-mcp", description="git for agent containers, behind a parsed policy"
+    p = server_parser(
+        "git-mcp", "git for agent containers, behind a parsed policy", default_port=DEFAULT_PORT
     )
-    p.add_argument("--transport", choices=("stdio", "streamable-http"), default="streamable-http")
-    p.add_argument(
-        "--host", action="append", help="address to bind (repeatable or comma list; default 127.0.0.1)"
-    )
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p.add_argument("--project-root", type=Path, help="the repository agents work on")
     p.add_argument(
         "--protect",
         action="append",
@@ -165,19 +143,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"a branch no push may delete (default: {', '.join(DEFAULT_PROTECTED_BRANCHES)})",
     )
-    p.add_argument("--user", help="caller identity over stdio (default: $QMS_USER)")
     p.add_argument("--timeout", type=float, default=ExecLimits.timeout_s, help="seconds per git step")
     p.add_argument(
         "--max-output", type=int, default=ExecLimits.max_output_bytes, help="bytes kept per stream"
     )
     p.add_argument("--audit-file", type=Path, help="JSON-lines record of every command (default: run dir)")
-    p.add_argument("--stateless", action="store_true", help="stateless streamable HTTP (no sessions)")
-    p.add_argument("--json-response", action="store_true", help="answer POSTs with JSON instead of SSE")
     p.add_argument("--explain-policy", action="store_true", help="print the policy rules and exit")
     return p
 
 
-def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[GateConfig, ServeOptions]:
+def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[GateConfig, ServerOptions]:
     """Flags > environment > defaults, checked once, into frozen config."""
     if args.project_root is None:
         raise ConfigError("--project-root is required")
@@ -190,10 +165,10 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         raise ConfigError(str(exc)) from exc
     if args.timeout <= 0 or args.max_output <= 0:
         raise ConfigError("--timeout and --max-output must be positive")
-    from agentdock.mcphost.http import parse_hosts
-
     try:
-        hosts = tuple(parse_hosts(args.host))
+        options = resolve_options(
+            "git-mcp", args, environ, root=root, default_port=DEFAULT_PORT, env_prefix="GIT_MCP"
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     audit = args.audit_file or paths.run_dir(root) / "git-mcp-audit.jsonl"
@@ -209,49 +184,32 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         limits=ExecLimits(timeout_s=args.timeout, max_output_bytes=args.max_output),
         audit_file=audit,
     )
-    options = ServeOptions(
-        transport=args.transport,
-        hosts=hosts,
-        port=args.port,
-        stdio_user=args.user or environ.get("QMS_USER") or None,
-        stateless=args.stateless,
-        json_response=args.json_response,
-    )
     return config, options
 
 
-def _serve_http(server: MCPServer[Any], config: GateConfig, options: ServeOptions) -> None:
-    """The whole of the auth wiring: agentdock.mcphost's bearer-token app, bound per host."""
-    from agentdock.mcphost import TokenStore
-    from agentdock.mcphost.http import build_app, serve
-
-    app = build_app(
-        server, TokenStore(config.root), stateless=options.stateless, json_response=options.json_response
-    )
-    serve(app, list(options.hosts), options.port, name="git-mcp")
-
-
 def _main(argv: Sequence[str] | None = None) -> int:
+    from agentdock.mcphost.serve import run_server
+
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.explain_policy:
         print(explain())
         return 0
-    setup_logging("INFO")
     try:
         config, options = resolve_config(args, os.environ)
     except ConfigError as exc:
         print(f"git-mcp: {exc}", file=sys.stderr)
         return 2
-    server = build_server(GitGateway(config), stdio_user=options.stdio_user)
-    if options.transport == "stdio":
-        server.run("stdio")
-        return 0
-    try:
-        _serve_http(server, config, options)
-    except OSError as exc:
-        print(f"git-mcp: cannot listen on {', '.join(options.hosts)}:{options.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    # the audit lines are INFO: git-mcp logs at least that much
+    setup_logging(logging.DEBUG if options.log_level == "debug" else logging.INFO)
+
+    def build() -> MCPServer[Any]:
+        # after the host dropped root: git's environment (HOME…) is the owner's
+        gate = dataclasses.replace(
+            config, env=build_env(os.environ, config.root, Path(config.env["GIT_DIR"]))
+        )
+        return build_server(GitGateway(gate), stdio_user=options.stdio_user)
+
+    return run_server(options, build)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,9 +57,19 @@ def pathspecs(inv: Invocation, facts: RepoFacts) -> list[Pathspec]:
     if pattern_first and words and inv.args.dashdash != 0:
         words = words[1:]
     here = location(inv, facts).lexical or ""
-    literal = inv.has_global("--literal-pathspecs", "--noglob-pathspecs")
-    icase = inv.has_global("--icase-pathspecs")
-    return [parse_pathspec(w, here, str(facts.root), literal=literal, icase=icase) for w in words]
+    literal = inv.has_global("--literal-pathspecs")
+    return [
+        parse_pathspec(
+            w,
+            here,
+            str(facts.root),
+            literal=literal,
+            icase=inv.has_global("--icase-pathspecs"),
+            glob=inv.has_global("--glob-pathspecs"),
+            noglob=inv.has_global("--noglob-pathspecs"),
+        )
+        for w in words
+    ]
 
 
 def resolve_file(value: str, inv: Invocation, facts: RepoFacts) -> Pathspec:

@@ -1,9 +1,15 @@
-"""Per-agent bearer tokens shared by ``qms-mcp`` and ``git-mcp``.
+"""The MCP-server host ``qms-mcp`` and ``git-mcp`` both run on.
 
+* ``agentdock.mcphost.options`` — the shared flags, resolved into a frozen ``ServerOptions``.
+* ``agentdock.mcphost.serve`` — ``run_server``: raise the fd limit, bind, drop root, build, serve.
+* ``agentdock.mcphost.limits`` / ``guard`` / ``bodylimit`` — per-peer and total connection caps,
+  the read deadline, idle timeout, head and body sizes.
+* ``agentdock.mcphost.privileges`` — become the project's owner when started as root (or refuse).
+* ``agentdock.mcphost.results`` — refusals (``refused [<rule>]: …``), tool results, JSON-RPC errors.
 * :class:`TokenStore` — ``ensure(agent)``, ``rotate(agent)``, ``verify(token)``.
 * :class:`IdempotencyStore` — ``Idempotency-Key`` records under ``<root>/.agentdock/``.
 * ``agentdock.mcphost.http`` (imported on its own; it pulls in the MCP SDK and uvicorn):
-  ``build_app``, ``serve``, ``serve_async``, ``parse_hosts``, ``caller_agent``, ``idempotency_key``.
+  ``build_app``, ``parse_hosts``, ``caller_agent``, ``idempotency_key`` (serving: ``serve``).
 * ``agentdock.mcphost.files`` — atomic writes and cross-process locks.
 * ``agentdock.mcphost.cli:main`` — ``agentdock token <agent> --project-root DIR [--rotate]``.
 """

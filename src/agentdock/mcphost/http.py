@@ -10,10 +10,11 @@ Both ``qms-mcp`` and ``git-mcp`` use this module; the names below are a contract
     when present) must name an allowed host (else ``421`` / ``403``: DNS-rebinding
     protection).  Allowed: ``127.0.0.1``, ``localhost``, ``::1``,
     ``host.docker.internal``, every address the server binds, and ``allowed_hosts``.
-``serve(app, hosts, port)`` / ``await serve_async(app, hosts, port)``
-    Run the app with uvicorn on one socket per host (``parse_hosts`` splits
-    ``--host a,b`` and repeated flags); prints ``listening on http://H:P/mcp``
-    to stderr once bound (port 0 picks a free port, shared by every host).
+``build_app(..., max_body_bytes=N, max_header_bytes=H)``
+    Before the bearer check a head over ``H`` bytes gets ``431`` and a declared body over
+    ``N`` ``413``; behind it, :class:`~agentdock.mcphost.bodylimit.BodyLimitMiddleware`
+    answers bodies over ``N`` bytes with ``413`` (serving, binding and the connection caps
+    live in :mod:`agentdock.mcphost.serve`).
 ``caller_agent(ctx, *, stdio_user=None) -> str``
     Inside a tool handler (``ctx: mcp.server.mcpserver.Context``): the agent the
     request's token belongs to; over stdio (no HTTP request) ``stdio_user``.
@@ -24,21 +25,19 @@ Both ``qms-mcp`` and ``git-mcp`` use this module; the names below are a contract
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
-import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agentdock.mcphost.bodylimit import BodyLimitMiddleware, HeadLimitMiddleware
 from agentdock.mcphost.errors import Unauthenticated
+from agentdock.mcphost.limits import DEFAULT_LIMITS
+from agentdock.mcphost.options import DEFAULT_HOST, parse_hosts
 from agentdock.mcphost.tokens import TokenStore
 
 __all__ = [
@@ -46,16 +45,12 @@ __all__ = [
     "DEFAULT_ALLOWED_HOSTS",
     "DEFAULT_HOST",
     "BearerAuthMiddleware",
-    "bind_sockets",
     "build_app",
     "caller_agent",
     "idempotency_key",
     "parse_hosts",
-    "serve",
-    "serve_async",
 ]
 
-DEFAULT_HOST = "127.0.0.1"
 #: Host names every server admits in the Host header (containers use host.docker.internal).
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "host.docker.internal")
 #: Where the middleware leaves the authenticated agent in the ASGI scope's ``state``.
@@ -146,6 +141,8 @@ def build_app(
     json_response: bool = False,
     allowed_hosts: Iterable[str] = (),
     path: str = "/mcp",
+    max_body_bytes: int = DEFAULT_LIMITS.max_body_bytes,
+    max_header_bytes: int = DEFAULT_LIMITS.max_header_bytes,
 ) -> ASGIApp:
     """The server's Streamable HTTP app behind bearer auth and the Host allow-list."""
     hosts = [*DEFAULT_ALLOWED_HOSTS, *allowed_hosts]
@@ -158,74 +155,8 @@ def build_app(
         stateless_http=stateless,
         transport_security=security,
     )
-    return BearerAuthMiddleware(inner, store, hosts)
-
-
-def parse_hosts(values: Iterable[str] | None) -> list[str]:
-    """Split ``--host`` values (comma lists and repeats) into unique addresses; default 127.0.0.1."""
-    hosts: list[str] = []
-    for value in values or ():
-        for part in value.split(","):
-            host = part.strip().strip("[]")
-            if not host:
-                raise ValueError(f"empty host in --host {value!r}")
-            if host not in hosts:
-                hosts.append(host)
-    return hosts or [DEFAULT_HOST]
-
-
-def bind_sockets(hosts: Sequence[str], port: int) -> list[socket.socket]:
-    """One listening TCP socket per host; with port 0 the first bind picks the port for all."""
-    sockets: list[socket.socket] = []
-    try:
-        for host in hosts:
-            try:
-                family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-            except ValueError:
-                family = socket.AF_INET
-            # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
-            # listening socket says TCP, and without it every response waits ~40 ms for a delayed ACK.
-            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(128)
-            sock.set_inheritable(True)
-            port = sock.getsockname()[1]
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-async def serve_async(
-    app: ASGIApp,
-    hosts: Sequence[str],
-    port: int,
-    *,
-    path: str = "/mcp",
-    log_level: str = "warning",
-    name: str = "agentdock",
-) -> None:
-    """Bind every host and serve ``app`` with uvicorn until cancelled or signalled."""
-    sockets = bind_sockets(hosts, port)
-    bound = sockets[0].getsockname()[1]
-    for host in hosts:
-        shown = f"[{host}]" if ":" in host else host
-        print(f"{name}: listening on http://{shown}:{bound}{path}", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    try:
-        await server.serve(sockets=sockets)
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def serve(app: ASGIApp, hosts: Sequence[str], port: int, **kwargs: Any) -> None:
-    """Blocking :func:`serve_async`."""
-    anyio.run(lambda: serve_async(app, hosts, port, **kwargs))
+    authed = BearerAuthMiddleware(BodyLimitMiddleware(inner, max_body_bytes), store, hosts)
+    return HeadLimitMiddleware(authed, max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes)
 
 
 def caller_agent(ctx: Context[Any, Any], *, stdio_user: str | None = None) -> str:

@@ -9,13 +9,16 @@ and :func:`agentdock.gitgate.process.git_server_process`) for tests, benchmarks 
 Both servers print ``<name>: listening on http://H:P/mcp`` on stderr once bound
 (:func:`agentdock.mcphost.http.serve`); the child starts on port 0 and the URL is
 read from that line with a bounded wait.  The child gets an argument list (no
-shell) and the environment given.  On exit it is terminated (then killed); its
+shell) and the environment given (plus ``AGENTDOCK_ALLOW_ROOT`` from this process when
+``env`` does not say: a test suite run as root on root-owned scratch projects sets it
+once).  On exit it is terminated (then killed); its
 stderr is kept as evidence for failures.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
 import subprocess
@@ -43,6 +46,13 @@ class ServerProcess:
     @property
     def stderr(self) -> str:
         return "".join(self.stderr_lines)
+
+
+def _with_root_policy(env: Mapping[str, str]) -> dict[str, str]:
+    child = dict(env)
+    if "AGENTDOCK_ALLOW_ROOT" not in child and "AGENTDOCK_ALLOW_ROOT" in os.environ:
+        child["AGENTDOCK_ALLOW_ROOT"] = os.environ["AGENTDOCK_ALLOW_ROOT"]
+    return child
 
 
 @contextlib.contextmanager
@@ -77,7 +87,7 @@ def mcp_server_process(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(env),
+        env=_with_root_policy(env),
     )
     lines: list[str] = []
     announced: queue.Queue[str] = queue.Queue()

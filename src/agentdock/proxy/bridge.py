@@ -51,7 +51,7 @@ from agentdock.proxy.errors import (
     UpstreamStatus,
     UpstreamUnreachable,
 )
-from agentdock.proxy.framing import decode_line, encode_message
+from agentdock.proxy.framing import Line, decode_line, encode_message
 from agentdock.proxy.messages import (
     Kind,
     Message,
@@ -154,7 +154,7 @@ class Bridge:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(self, lines: AsyncIterator[bytes]) -> int:
+    async def run(self, lines: AsyncIterator[Line]) -> int:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             self._session.attach(tg)
@@ -205,7 +205,7 @@ class Bridge:
 
     # ------------------------------------------------------------------ input
 
-    async def _on_line(self, line: bytes) -> None:
+    async def _on_line(self, line: Line) -> None:
         decoded = decode_line(line)
         if decoded is None:
             return

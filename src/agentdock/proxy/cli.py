@@ -97,7 +97,7 @@ async def serve(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
             config.url,
             timeout_s=config.timeout_s,
             headers=config.header_map,
-            max_event_bytes=config.max_event_bytes,
+            max_message_bytes=config.max_message_bytes,
             idle_timeout_s=config.idle_timeout_s,
         )
         sink = LineWriter(stdout)
@@ -119,7 +119,7 @@ async def serve(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
                         bridge.request_stop()
 
             tg.start_soon(on_signal)
-            code = await bridge.run(read_lines(stdin))
+            code = await bridge.run(read_lines(stdin, config.max_message_bytes))
             tg.cancel_scope.cancel()
         sink.close()
         return code

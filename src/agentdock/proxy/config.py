@@ -34,6 +34,8 @@ DEFAULT_RETRIES = 3
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_MAX_TIME_MS = 300_000
 DEFAULT_RETRY_WINDOW_MS = 30_000
+#: Largest single message (stdin line, SSE event, JSON body): bounded memory whatever a peer sends.
+DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _RESERVED_HEADERS = frozenset(
@@ -65,7 +67,8 @@ class ProxyConfig:
     check: bool = False
     shutdown_grace_s: float = 5.0
     """How long in-flight requests may finish after stdin closes or SIGTERM."""
-    max_event_bytes: int | None = 256 * 1024 * 1024
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    """Cap on one message: a stdin line, an SSE event (or line), a JSON response body."""
     get_stream: bool = True
 
     @property
@@ -146,6 +149,15 @@ def _parser() -> _Parser:
         help="do not send Idempotency-Key with tools/call (then a call whose outcome is unknown is not retried)",
     )
     p.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        metavar="N",
+        help="largest message in either direction: a stdin line, an SSE event or line, a JSON response body; "
+        "a larger one is answered with a JSON-RPC error and dropped, and the proxy keeps serving "
+        f"(default {DEFAULT_MAX_MESSAGE_BYTES})",
+    )
+    p.add_argument(
         "--no-get-stream", action="store_true", help="do not open the GET stream for server messages"
     )
     p.add_argument(
@@ -189,6 +201,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         raise ConfigError(f"--idle-timeout {ns.idle_timeout}: must be a positive number of milliseconds")
     if ns.max_time <= 0:
         raise ConfigError(f"--max-time {ns.max_time}: must be a positive number of milliseconds")
+    if ns.max_message_bytes < 1024:
+        raise ConfigError(f"--max-message-bytes {ns.max_message_bytes}: must be at least 1024")
     headers = [_header(h) for h in ns.header]
     token = env.get("MCP_PROXY_AUTH_TOKEN", "").strip()
     if token and not any(name.lower() == "authorization" for name, _ in headers):
@@ -210,4 +224,5 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         idempotency_keys=not ns.no_idempotency_key,
         check=ns.check,
         get_stream=not ns.no_get_stream,
+        max_message_bytes=ns.max_message_bytes,
     )

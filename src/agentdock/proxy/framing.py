@@ -1,9 +1,14 @@
 """stdio framing: newline-delimited JSON-RPC on stdin and stdout.
 
-* :class:`LineSplitter` cuts a byte stream into lines of any length (``LF`` or
-  ``CRLF``); nothing is lost when a chunk ends mid-line.
+* :class:`LineSplitter` cuts a byte stream into lines (``LF`` or ``CRLF``); nothing
+  is lost when a chunk ends mid-line.  A line growing past ``max_line_bytes`` is not
+  kept: the splitter hands back one :class:`OversizedLine` (its first bytes and size)
+  as soon as the cap is passed and drops the rest of it, so an endless line cannot
+  grow memory; the lines after it are read as usual.
 * :func:`decode_line` turns one line into a :class:`Decoded` value: a message, a
-  batch, or the JSON-RPC error the client must be sent for a malformed line.
+  batch, or the JSON-RPC error the client must be sent for a malformed line (for an
+  oversized one: ``invalid request`` carrying the request's id when its first bytes
+  name one at the top level, else ``null``).
 * :func:`read_lines` yields lines from a binary file object. The blocking reads
   happen in a daemon thread, so a stdin that never closes cannot keep the
   process alive at exit.
@@ -32,32 +37,115 @@ import anyio.lowlevel
 from agentdock.proxy.errors import INVALID_REQUEST_CODE, PARSE_ERROR_CODE, SinkClosed
 from agentdock.proxy.messages import Message, error_response, is_valid_message
 
-__all__ = ["Decoded", "LineSplitter", "LineWriter", "decode_line", "encode_message", "read_lines"]
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "Decoded",
+    "Line",
+    "LineSplitter",
+    "LineWriter",
+    "OversizedLine",
+    "decode_line",
+    "encode_message",
+    "read_lines",
+    "top_level_id",
+]
 
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 16
 _SMALL = 1 << 16
+#: Default cap on one stdin line (one JSON-RPC message), also ``--max-message-bytes``'s default.
+DEFAULT_MAX_LINE_BYTES = 64 << 20
+#: How much of an oversized line is kept to find its id and quote it.
+_HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedLine:
+    """A line over the cap: its first bytes and how many bytes it had when it was cut off."""
+
+    head: bytes
+    size: int
+    limit: int
+
+
+Line = bytes | OversizedLine
 
 
 class LineSplitter:
-    """Accumulates bytes and returns complete lines (without their line end)."""
+    """Accumulates bytes and returns complete lines (without their line end); see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_bytes: int | None = None) -> None:
         self._buffer = bytearray()
+        self._max = max_line_bytes
+        self._discarding = False  # inside an oversized line: drop bytes up to its newline
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> list[Line]:
+        out: list[Line] = []
+        if self._discarding:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return out
+            self._discarding = False
+            chunk = chunk[end + 1 :]
         self._buffer += chunk
-        if b"\n" not in chunk:
-            return []
-        *lines, rest = self._buffer.split(b"\n")
-        self._buffer = bytearray(rest)
-        return [bytes(line[:-1]) if line.endswith(b"\r") else bytes(line) for line in lines]
+        if b"\n" in chunk:
+            *lines, rest = self._buffer.split(b"\n")
+            self._buffer = bytearray(rest)
+            for line in lines:
+                if self._max is not None and len(line) > self._max:
+                    out.append(OversizedLine(bytes(line[:_HEAD_BYTES]), len(line), self._max))
+                else:
+                    out.append(bytes(line[:-1]) if line.endswith(b"\r") else bytes(line))
+        if self._max is not None and len(self._buffer) > self._max:
+            out.append(OversizedLine(bytes(self._buffer[:_HEAD_BYTES]), len(self._buffer), self._max))
+            self._buffer = bytearray()
+            self._discarding = True
+        return out
 
-    def close(self) -> list[bytes]:
+    def close(self) -> list[Line]:
         """The final line, if stdin ended without a newline."""
         rest, self._buffer = bytes(self._buffer), bytearray()
         return [rest] if rest.strip() else []
+
+
+def top_level_id(head: bytes) -> str | int | None:
+    """The ``id`` member of the JSON object that ``head`` starts, if it appears in ``head`` at depth 1."""
+    text = head.decode("utf-8", "replace").lstrip()
+    if not text.startswith("{"):
+        return None
+    depth, i, n = 0, 0, len(text)
+    expecting_key = False
+    while i < n:
+        c = text[i]
+        if c == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            if end >= n:
+                return None
+            if depth == 1 and expecting_key:
+                key = text[i + 1 : end]
+                rest = text[end + 1 :].lstrip()
+                if key == "id" and rest.startswith(":"):
+                    try:
+                        value, _ = json.JSONDecoder().raw_decode(rest[1:].lstrip())
+                    except ValueError:
+                        return None
+                    ok = isinstance(value, str | int) and not isinstance(value, bool)
+                    return value if ok else None
+                expecting_key = False
+            i = end + 1
+            continue
+        if c in "{[":
+            depth += 1
+            expecting_key = c == "{" and depth == 1
+        elif c in "}]":
+            depth -= 1
+        elif c == "," and depth == 1:
+            expecting_key = True
+        i += 1
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +163,16 @@ class Decoded:
     error: Message | None = None
 
 
-def decode_line(line: bytes) -> Decoded | None:
+def decode_line(line: Line) -> Decoded | None:
     """Decode one stdin line; ``None`` for a blank line (ignored)."""
+    if isinstance(line, OversizedLine):
+        message = (
+            f"Invalid Request: message of {line.size}+ bytes is over the proxy's limit of {line.limit} "
+            "bytes (--max-message-bytes); it was not sent"
+        )
+        return Decoded(
+            raw=line.head, error=error_response(top_level_id(line.head), INVALID_REQUEST_CODE, message)
+        )
     stripped = line.strip()
     if not stripped:
         return None
@@ -108,8 +204,8 @@ def encode_message(message: Any) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-async def read_lines(stream: BinaryIO) -> AsyncIterator[bytes]:
-    """Yield lines from ``stream`` until EOF, reading in a daemon thread."""
+async def read_lines(stream: BinaryIO, max_line_bytes: int | None = None) -> AsyncIterator[Line]:
+    """Yield lines from ``stream`` until EOF, reading in a daemon thread (see :class:`LineSplitter`)."""
     send, receive = anyio.create_memory_object_stream[bytes | None](16)
     token = anyio.lowlevel.current_token()
     fd = stream.fileno()
@@ -132,7 +228,7 @@ async def read_lines(stream: BinaryIO) -> AsyncIterator[bytes]:
                 anyio.from_thread.run_sync(send.close, token=token)
 
     threading.Thread(target=pump, name="mcp-proxy-stdin", daemon=True).start()
-    splitter = LineSplitter()
+    splitter = LineSplitter(max_line_bytes)
     async with receive, send:
         async for chunk in receive:
             if chunk is None:

@@ -98,7 +98,7 @@ class Upstream:
         *,
         timeout_s: float,
         headers: Mapping[str, str] | None = None,
-        max_event_bytes: int | None = None,
+        max_message_bytes: int | None = None,
         idle_timeout_s: float | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -106,7 +106,8 @@ class Upstream:
         self.url = url
         self.timeout_s = timeout_s
         self._extra = {k.lower(): v for k, v in (headers or {}).items()}
-        self._max_event_bytes = max_event_bytes
+        self._max_bytes = max_message_bytes
+        """Cap on one SSE event (or line) and on a JSON response body; None: unbounded (tests only)."""
         self.idle_timeout_s = idle_timeout_s if idle_timeout_s is not None else timeout_s
         """A started response that sends nothing for this long is treated as stalled."""
         self._wall_clock = wall_clock
@@ -213,7 +214,7 @@ class Upstream:
             self._check_status(response, request.headers)
             if not response.is_success or not _is_sse(response):
                 await self._raise_status(response)
-            decoder = SSEDecoder(max_event_bytes=self._max_event_bytes)
+            decoder = SSEDecoder(max_event_bytes=self._max_bytes)
             if last_event_id is not None:
                 decoder.last_event_id = last_event_id
             try:
@@ -224,6 +225,8 @@ class Upstream:
                             await on_message(item)
             except httpx.TransportError as exc:
                 log.debug("GET stream broke: %s", exc)
+            except SSEEventTooLarge as exc:
+                raise UpstreamProtocolError(f"GET stream: {exc} (--max-message-bytes)") from exc
             return decoder
         finally:
             await response.aclose()
@@ -305,7 +308,7 @@ class Upstream:
                 await self._raise_status_from(response, body)
             await self._raise_status(response)
         if expect_id is None:
-            await response.aread()
+            await _discard(response)
             return None
         if status in {202, 204}:
             raise UpstreamProtocolError(f"server answered a request with HTTP {status} and no response")
@@ -328,8 +331,14 @@ class Upstream:
         self, response: httpx.Response, expect_id: RequestId, on_message: OnMessage
     ) -> Message:
         parts: list[bytes] = []
+        size = 0
         try:
             async for chunk in self._chunks(response, "JSON response"):
+                size += len(chunk)
+                if self._max_bytes is not None and size > self._max_bytes:
+                    raise UpstreamProtocolError(
+                        f"JSON response larger than {self._max_bytes} bytes: over the proxy's --max-message-bytes"
+                    )
                 parts.append(chunk)
         except httpx.HTTPError as exc:
             raise StreamDropped(f"connection lost while reading the JSON response: {exc}") from exc
@@ -354,7 +363,7 @@ class Upstream:
     async def _read_sse(
         self, response: httpx.Response, expect_id: RequestId, on_message: OnMessage
     ) -> Message:
-        decoder = SSEDecoder(max_event_bytes=self._max_event_bytes)
+        decoder = SSEDecoder(max_event_bytes=self._max_bytes)
         events = 0
         try:
             async for chunk in self._chunks(response, "SSE stream", decoder):
@@ -369,7 +378,7 @@ class Upstream:
                         return item
                     await on_message(item)
         except SSEEventTooLarge as exc:
-            raise UpstreamProtocolError(str(exc)) from exc
+            raise UpstreamProtocolError(f"{exc}: over the proxy's --max-message-bytes") from exc
         except httpx.HTTPError as exc:
             raise StreamDropped(
                 f"SSE stream broke after {events} event(s): {exc or type(exc).__name__}",
@@ -435,6 +444,12 @@ def _is_json(response: httpx.Response) -> bool:
 
 def _is_sse(response: httpx.Response) -> bool:
     return _media_type(response) == "text/event-stream"
+
+
+async def _discard(response: httpx.Response) -> None:
+    """Read a body nobody needs without keeping it (its size cannot grow memory)."""
+    async for _ in response.aiter_bytes():
+        pass
 
 
 async def _read_limited(response: httpx.Response) -> bytes:

@@ -1,18 +1,20 @@
-"""Users of the QMS: ``.claude/agents/<user>.md`` with front matter ``name`` and ``group``."""
+"""Users and groups of the QMS, and the ``.claude/agents/<user>.md`` files ``qms init`` writes.
+
+Those files are Claude Code subagent/instruction files; the ``group`` in their front matter is
+informational only.  Permissions are decided on the roster (:mod:`agentdock.qms.roster`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 import yaml
 
-from agentdock import paths
 from agentdock.mcphost.tokens import AGENT_NAME_RE
-from agentdock.qms.errors import BadRequest, StorageError
+from agentdock.qms.errors import BadRequest
 
-__all__ = ["DEFAULT_GROUPS", "Group", "User", "load_users", "parse_user_name", "render_agent_file"]
+__all__ = ["DEFAULT_GROUPS", "Group", "User", "parse_user_name", "render_agent_file"]
 
 
 class Group(StrEnum):
@@ -60,37 +62,3 @@ def parse_user_name(value: object) -> str:
 def render_agent_file(name: str, group: Group) -> str:
     front = yaml.safe_dump({"name": name, "group": group.value}, sort_keys=False)
     return f"---\n{front}---\n\n{_DESCRIPTIONS[group]}\n"
-
-
-def load_users(root: Path) -> dict[str, User]:
-    """Every agent defined in ``.claude/agents/``; a file with a broken definition is an error."""
-    users: dict[str, User] = {}
-    folder = paths.agents_dir(root)
-    if not folder.is_dir():
-        return users
-    for path in sorted(folder.glob("*.md")):
-        if not AGENT_NAME_RE.fullmatch(path.stem):
-            continue
-        text = path.read_text(encoding="utf-8")
-        front: object = None
-        if text.startswith("---\n") and "\n---" in text[3:]:
-            try:
-                front = yaml.safe_load(text[4 : text.index("\n---", 3)])
-            except yaml.YAMLError:
-                front = None
-        if not isinstance(front, dict):
-            raise StorageError(f"{path}: no YAML front matter with name and group", rule="agents.definition")
-        try:
-            group = Group(str(front.get("group", "")))
-        except ValueError:
-            raise StorageError(
-                f"{path}: group {front.get('group')!r} is not one of {', '.join(g.value for g in Group)}",
-                rule="agents.definition",
-            ) from None
-        name = str(front.get("name") or path.stem)
-        if name != path.stem:
-            raise StorageError(
-                f"{path}: name {name!r} does not match the file name", rule="agents.definition"
-            )
-        users[name] = User(name, group)
-    return users

@@ -2,7 +2,9 @@
 
 ``qms --project-root DIR --user U <command> ...`` (the root defaults to the
 nearest folder above the cwd holding ``QMS/``; the user to ``QMS_USER``), and
-``qms init --root DIR``.  Output is human-readable; ``--json`` prints one JSON
+``qms init --root DIR``; ``qms roster [show|set USER GROUP|remove USER|accept|import]`` and
+``qms doctor`` act on the project itself, not as a QMS user (no ``--user``): the roster is
+changed by a person at a terminal, never through an MCP tool.  Output is human-readable; ``--json`` prints one JSON
 object.  Exit codes: 0 done, 1 refused (workflow, permission, not found,
 invalid document), 2 bad usage (malformed id, unknown option…).
 """
@@ -19,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.clirun import run_cli
+from agentdock.qms.doctor import diagnose
 from agentdock.qms.errors import BadRequest, QmsError
 from agentdock.qms.project import find_root, init_project
+from agentdock.qms.queries import QmsQueries
+from agentdock.qms.roster import Roster
 from agentdock.qms.service import Qms, Result
 
 __all__ = ["main"]
@@ -54,6 +59,22 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="create a QMS project with the default agents", parents=[common])
     init.add_argument("--root", type=Path, required=True)
+    roster = sub.add_parser(
+        "roster",
+        help="(a person, never an agent) show or change who is in which group",
+        parents=[common],
+        description="The roster decides every permission. Without an action it is shown with its state.",
+    )
+    roster.add_argument(
+        "action", nargs="?", default="show", choices=["show", "set", "remove", "accept", "import"]
+    )
+    roster.add_argument("name", nargs="?", metavar="USER")
+    roster.add_argument("group", nargs="?", metavar="GROUP")
+    sub.add_parser(
+        "doctor",
+        help="report what the QMS does not trust: roster, quarantined journals, broken audit trails",
+        parents=[common],
+    )
     create = cmd("create", "create a document (checked out to you)", doc=False)
     create.add_argument("doc_type", metavar="TYPE", help="SOP, CR, INV or VAR")
     create.add_argument("--title", required=True)
@@ -129,6 +150,36 @@ def _emit(
         print(f"qms: refused [{rule}]: {message}" if rule else f"qms: {message}", file=sys.stderr)
 
 
+def _roster(root: Path, args: argparse.Namespace, as_json: bool) -> int:
+    roster = Roster(root)
+    action = args.action
+    if action in ("set", "remove") and not args.name:
+        raise BadRequest(f"roster {action} needs USER", rule="roster.usage")
+    if action == "set" and not args.group:
+        raise BadRequest("roster set needs USER GROUP", rule="roster.usage")
+    if action == "set":
+        roster.set(args.name, args.group)
+    elif action == "remove":
+        roster.remove(args.name)
+    elif action == "accept":
+        roster.accept()
+    elif action == "import":
+        roster.import_agent_files()
+    state, message = roster.state()
+    users = roster.unverified()
+    lines = [f"{u.name:<12} {u.group}" for u in users.values()]
+    lines.append(f"({state}: {message})")
+    data = {"state": state, "users": {u.name: u.group.value for u in users.values()}}
+    _emit(as_json, True, "\n".join(lines), data)
+    return EXIT_OK if state == "ok" else EXIT_REFUSED
+
+
+def _doctor(root: Path, args: argparse.Namespace, as_json: bool) -> int:
+    healthy, result = diagnose(QmsQueries(root))
+    _emit(as_json, True, result.message, result.data)
+    return EXIT_OK if healthy else EXIT_REFUSED
+
+
 def _main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     parser = _parser()
@@ -137,6 +188,20 @@ def _main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None =
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
     as_json = bool(getattr(args, "json", False))
+    if args.command in ("roster", "doctor"):
+        root = getattr(args, "project_root", None) or find_root(Path.cwd())
+        if root is None:
+            _emit(as_json, False, "no project root: pass --project-root DIR")
+            return EXIT_USAGE
+        run = _roster if args.command == "roster" else _doctor
+        try:
+            return run(Path(root).resolve(), args, as_json)
+        except BadRequest as exc:
+            _emit(as_json, False, exc.message, rule=exc.rule)
+            return EXIT_USAGE
+        except QmsError as exc:
+            _emit(as_json, False, exc.message, rule=exc.rule)
+            return EXIT_REFUSED
     if args.command == "init":
         try:
             created = init_project(args.root)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from agentdock.qms.errors import InvalidDocument, NotFound
+from agentdock.qms.errors import InvalidDocument, NotFound, UnsafePath
+from agentdock.qms.limits import DEFAULT_LIMITS, Limits, check_body, check_one_line
+from agentdock.qms.safefs import SafeRoot
 
 __all__ = [
     "ALLOWED_KEYS",
@@ -18,11 +18,12 @@ __all__ = [
     "Document",
     "parse_document",
     "read_user_file",
+    "validate_title",
 ]
 
-#: A checked-in document may be at most this large (UTF-8 bytes).
-MAX_DOCUMENT_BYTES = 512 * 1024
-MAX_TITLE_CHARS = 200
+#: A checked-in document may be at most this large by default (UTF-8 bytes; see ``Limits``).
+MAX_DOCUMENT_BYTES = DEFAULT_LIMITS.max_document_bytes
+MAX_TITLE_CHARS = DEFAULT_LIMITS.max_title_chars
 ALLOWED_KEYS = frozenset({"title", "revision_summary"})
 
 
@@ -47,22 +48,18 @@ class Document:
         return cls(title=title, revision_summary="Initial draft", body=f"\n# {doc_id}: {title}\n\n")
 
 
-def validate_title(title: object) -> str:
-    if not isinstance(title, str) or not title.strip():
+def validate_title(title: object, limits: Limits = DEFAULT_LIMITS) -> str:
+    """One line of printable text, at most ``limits.max_title_chars`` (see :mod:`agentdock.qms.limits`)."""
+    if not isinstance(title, str):
         raise InvalidDocument("title must be a non-empty string", rule="document.title")
-    title = title.strip()
-    if len(title) > MAX_TITLE_CHARS or any(ch in title for ch in "\n\r\x00"):
-        raise InvalidDocument(
-            f"title must be one line of at most {MAX_TITLE_CHARS} characters", rule="document.title"
-        )
-    return title
+    return check_one_line(title, what="title", rule="document.title", max_chars=limits.max_title_chars)
 
 
-def parse_document(text: str, *, source: str = "document") -> Document:
+def parse_document(text: str, *, source: str = "document", limits: Limits = DEFAULT_LIMITS) -> Document:
     """Parse and validate a document's text; InvalidDocument names what is wrong."""
-    if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
+    if len(text.encode("utf-8")) > limits.max_document_bytes:
         raise InvalidDocument(
-            f"{source} is larger than the {MAX_DOCUMENT_BYTES} byte limit", rule="document.size"
+            f"{source} is larger than the {limits.max_document_bytes} byte limit", rule="document.size"
         )
     if "\x00" in text:
         raise InvalidDocument(f"{source} contains a NUL byte", rule="document.encoding")
@@ -99,33 +96,26 @@ def parse_document(text: str, *, source: str = "document") -> Document:
             f"{source}: revision_summary must be a non-empty string describing this revision",
             rule="document.revision-summary",
         )
-    return Document(
-        title=validate_title(front.get("title")), revision_summary=summary.strip(), body=text[end + 5 :]
+    summary = check_one_line(
+        summary, what="revision_summary", rule="document.revision-summary", max_chars=limits.max_comment_chars
     )
+    body = text[end + 5 :]
+    check_body(body, source=source)
+    return Document(title=validate_title(front.get("title"), limits), revision_summary=summary, body=body)
 
 
-def read_user_file(path: Path, *, source: str) -> str:
-    """Read a file a user controls: must be a regular file (no symlinks), UTF-8, within the size limit."""
+def read_user_file(safe: SafeRoot, path: Path, *, source: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Read a file a user controls: reached without any link (``O_NOFOLLOW`` on every component),
+    a regular file, UTF-8, within the size limit."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise NotFound(f"{source} not found at {path}", rule="workspace.missing") from None
-    except OSError as exc:
+        data = safe.read_bytes(path, limit=limits.max_document_bytes)
+    except UnsafePath as exc:
+        rule = "document.size" if exc.rule == "path.size" else "document.file"
         raise InvalidDocument(
-            f"{source} cannot be opened ({exc.strerror}); it must be a regular file", rule="document.file"
+            f"{source}: {exc.message}; it must be a regular file in your workspace", rule=rule
         ) from exc
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InvalidDocument(f"{source} is not a regular file", rule="document.file")
-        if st.st_size > MAX_DOCUMENT_BYTES:
-            raise InvalidDocument(
-                f"{source} is {st.st_size} bytes; the limit is {MAX_DOCUMENT_BYTES}", rule="document.size"
-            )
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
-    finally:
-        os.close(fd)
+    if data is None:
+        raise NotFound(f"{source} not found at {path}", rule="workspace.missing")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -12,21 +12,27 @@ changes anything on disk.
     │   ├── PermissionDenied        the user's group or role does not allow the action
     │   ├── WorkflowViolation       the action is not allowed in the document's current state
     │   ├── NotFound                no such document (or version, or workspace file)
-    │   └── InvalidDocument         a workspace file is malformed, oversized or not a regular file
+    │   ├── InvalidDocument         a document, title or comment is malformed, oversized, has control chars
+    │   ├── UnsafePath              a path the QMS would use is a symlink, a folder, or outside the root
+    │   └── LimitExceeded           a user created too many documents in the configured window
     ├── BadRequest                  malformed input: document id, type, version, user name (CLI exit 2)
     └── StorageError                the project on disk is unreadable or inconsistent
+        └── IntegrityError          QMS state fails its check (roster digest, audit chain, journal MAC)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BadRequest",
+    "IntegrityError",
     "InvalidDocument",
+    "LimitExceeded",
     "NotFound",
     "PermissionDenied",
     "QmsError",
     "Refused",
     "StorageError",
+    "UnsafePath",
     "WorkflowViolation",
 ]
 
@@ -65,9 +71,21 @@ class InvalidDocument(Refused):
     default_rule = "document"
 
 
+class UnsafePath(Refused):
+    default_rule = "path"
+
+
+class LimitExceeded(Refused):
+    default_rule = "limit"
+
+
 class BadRequest(QmsError):
     default_rule = "request"
 
 
 class StorageError(QmsError):
     default_rule = "storage"
+
+
+class IntegrityError(StorageError):
+    default_rule = "integrity"

@@ -2,13 +2,17 @@
 
 An id is checked against these shapes *before* any path is built from it::
 
-    SOP-001   CR-001   INV-001   CR-001-VAR-001   INV-002-VAR-003
+    SOP-001   CR-001   INV-001   CR-001-VAR-001   INV-002-VAR-003   CR-1000
 
-so nothing like ``..``, ``/``, an absolute path or a NUL can reach the file system.
+so nothing like ``..``, ``/``, an absolute path or a NUL can reach the file system.  Numbers
+have at least three digits (``001``-``999``, then ``1000``…, up to :data:`MAX_NUMBER`) and one
+spelling each: a number above 999 has no leading zero, so ``CR-0001`` is refused, never read as
+``CR-001``.  Ids sort numerically (``CR-999`` before ``CR-1000``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,12 +20,14 @@ from pathlib import Path
 
 from agentdock import paths
 from agentdock.qms.errors import BadRequest
+from agentdock.qms.safefs import SafeRoot
 
 __all__ = ["DocId", "DocType", "Layout", "parse_doc_id", "parse_doc_type"]
 
-_TOP_RE = re.compile(r"(SOP|CR|INV)-(\d{3})")
-_VAR_RE = re.compile(r"((?:CR|INV)-\d{3})-VAR-(\d{3})")
-MAX_NUMBER = 999
+_NUM = r"(?:[0-9]{3}|[1-9][0-9]{3,5})"  # ASCII digits only: \d would admit "CR-١٢٣"
+_TOP_RE = re.compile(rf"(SOP|CR|INV)-({_NUM})")
+_VAR_RE = re.compile(rf"((?:CR|INV)-{_NUM})-VAR-({_NUM})")
+MAX_NUMBER = 999_999
 
 
 class DocType(StrEnum):
@@ -44,11 +50,24 @@ def parse_doc_type(value: str) -> DocType:
         ) from None
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True, eq=True)
 class DocId:
-    """A validated document id."""
+    """A validated document id; ordered by type, then number (a VAR after its parent's number)."""
 
     text: str
+
+    @property
+    def sort_key(self) -> tuple[str, int, int]:
+        parent = self.parent
+        if parent is not None:
+            return (parent.type.value, parent.number, self.number)
+        return (self.type.value, self.number, 0)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, DocId):
+            return NotImplemented
+        return self.sort_key < other.sort_key
 
     @property
     def type(self) -> DocType:
@@ -61,7 +80,7 @@ class DocId:
 
     @property
     def number(self) -> int:
-        return int(self.text[-3:])
+        return int(self.text.rsplit("-", 1)[1])
 
     def __str__(self) -> str:
         return self.text
@@ -74,11 +93,12 @@ def parse_doc_id(value: object) -> DocId:
         var = _VAR_RE.fullmatch(value)
         if top and top.group(2) != "000":
             return DocId(value)
-        if var and var.group(2) != "000" and not var.group(1).endswith("000"):
+        if var and var.group(2) != "000" and not var.group(1).endswith("-000"):
             return DocId(value)
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40]) + "..."
     raise BadRequest(
-        f"malformed document id {value!r}: expected SOP-NNN, CR-NNN, INV-NNN or CR-NNN-VAR-NNN "
-        "(three digits, 001-999)",
+        f"malformed document id {shown}: expected SOP-NNN, CR-NNN, INV-NNN or CR-NNN-VAR-NNN "
+        "(at least three digits: 001-999, then 1000...)",
         rule="id.format",
     )
 
@@ -131,30 +151,36 @@ class Layout:
     def inbox_dir(self, user: str) -> Path:
         return paths.agent_inbox_dir(self.root, user)
 
-    # -- private state --------------------------------------------------------------------------------
+    def quarantine_dir(self) -> Path:
+        """Where journals that must not be replayed are moved (see :mod:`agentdock.qms.journal`)."""
+        return self.qms / ".meta" / "quarantine"
+
+    def limits_file(self) -> Path:
+        return self.qms / ".meta" / "limits.json"
+
+    # -- private state (never in a container, out of git-mcp's reach) ---------------------------------
     def lock_file(self, name: str) -> Path:
         return paths.state_dir(self.root) / "locks" / "qms" / f"{name}.lock"
 
+    def private_dir(self) -> Path:
+        return paths.state_dir(self.root) / "qms"
+
+    def audit_anchor(self, doc: DocId) -> Path:
+        """The audit trail's tail anchor (last seq and hash), kept where agents cannot write."""
+        return self.private_dir() / "anchors" / doc.type.value / f"{doc.text}.json"
+
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
-
-    def resolve(self, relative: str) -> Path:
-        """A journal path back to an absolute one, refusing anything outside the root."""
-        candidate = (self.root / relative).resolve()
-        if not candidate.is_relative_to(self.root.resolve()) or ".." in Path(relative).parts:
-            raise BadRequest(f"path {relative!r} escapes the project root", rule="path")
-        return self.root / relative
 
 
 def existing_numbers(layout: Layout, doc_type: DocType, parent: DocId | None = None) -> set[int]:
     """Numbers already used by documents of a type (or a parent's variances), cancelled ones included."""
     numbers: set[int] = set()
     folders = [layout.qms / ".meta" / doc_type.value, layout.qms / ".audit" / doc_type.value]
+    safe = SafeRoot(layout.root)
     for folder in folders:
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            name = entry.name.lstrip(".").split(".", 1)[0]
+        for entry in safe.listdir(folder):
+            name = entry.lstrip(".").split(".", 1)[0]
             try:
                 doc = parse_doc_id(name)
             except BadRequest:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.mcphost import IdempotencyStore
+from agentdock.mcphost.results import refusal
 from agentdock.qms.errors import BadRequest, QmsError
 from agentdock.qms.service import Qms, Result
 
@@ -38,11 +39,8 @@ def result_payload(result: Result) -> dict[str, Any]:
 
 
 def refusal_payload(rule: str, message: str) -> dict[str, Any]:
-    return {
-        "is_error": True,
-        "text": f"Refused [{rule}]: {message}",
-        "structured": {"error": message, "rule": rule},
-    }
+    """``refused [<rule>]: <message>``, the shared host's refusal shape."""
+    return refusal(rule, message)
 
 
 def _run(op: Callable[[], Result]) -> dict[str, Any]:

@@ -4,6 +4,10 @@
 
     qms-mcp --transport {stdio,streamable-http} [--host H[,H2]]... [--port 8000]
             --project-root DIR [--user U] [--stateless] [--json-response] [--allow-host NAME]...
+            [--allow-root] [limits: --read-timeout S, --max-body-bytes N, ...]
+
+The flags, start-up (bind, drop root, serve) and limits are the shared host's
+(:mod:`agentdock.mcphost.options`, :mod:`agentdock.mcphost.serve`).
 
 Over Streamable HTTP (endpoint ``/mcp``) every request needs
 ``Authorization: Bearer <token>`` (``agentdock token <agent>``); the caller is
@@ -12,7 +16,7 @@ the token's agent and no tool takes a user argument.  Over stdio the caller is
 
 A refused operation (permission, workflow, unknown document, invalid workspace
 file) is a tool result with ``isError: true`` whose text starts with
-``Refused [<rule>]``; a malformed request (bad id, type, version or outcome) is a
+``refused [<rule>]`` (:mod:`agentdock.mcphost.results`); a malformed request (bad id, type, version or outcome) is a
 JSON-RPC ``invalid params`` error naming the rule.  Mutating tools honour an
 ``Idempotency-Key`` header: the same key from the same agent returns the
 original result and applies nothing twice.
@@ -25,25 +29,25 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 
 from agentdock import paths
 from agentdock.clirun import run_cli, setup_logging
 from agentdock.defaults import QMS_PORT
-from agentdock.mcphost import IdempotencyConflict, IdempotencyStore, TokenStore, Unauthenticated
+from agentdock.mcphost import IdempotencyConflict, IdempotencyStore
+from agentdock.mcphost.options import ServerOptions, resolve_options, server_parser
+from agentdock.mcphost.results import invalid_params, refusal, require_caller, to_call_result
 from agentdock.qms.errors import BadRequest
-from agentdock.qms.keyed import apply_once, refusal_payload
+from agentdock.qms.keyed import apply_once
 from agentdock.qms.project import find_root
 from agentdock.qms.service import Qms, Result
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "build_server", "main", "parse_args"]
+__all__ = ["DEFAULT_PORT", "build_server", "main", "parse_args"]
 
 DEFAULT_PORT = QMS_PORT
 log = logging.getLogger("agentdock.qms.mcp")
@@ -66,35 +70,10 @@ their tasks with qms_inbox and answer with qms_review / qms_approve / qms_reject
 qms_history and qms_comments are always available."""
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    root: Path
-    transport: Literal["stdio", "streamable-http"] = "stdio"
-    hosts: tuple[str, ...] = ("127.0.0.1",)
-    port: int = DEFAULT_PORT
-    stdio_user: str | None = None
-    stateless: bool = False
-    json_response: bool = False
-    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
-    log_level: str = "warning"
-
-
-def _refusal(exc: IdempotencyConflict | Unauthenticated) -> dict[str, Any]:
-    return refusal_payload("idempotency" if isinstance(exc, IdempotencyConflict) else "auth", str(exc))
-
-
-def _to_call_result(payload: Mapping[str, Any]) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=payload["text"])],
-        structured_content=payload["structured"],
-        is_error=payload["is_error"],
-    )
-
-
-def build_server(config: ServerConfig, *, qms: Qms | None = None) -> MCPServer[Any]:
-    """An ``MCPServer`` exposing the QMS tools over ``config.root``."""
-    qms = qms or Qms(config.root)
-    idempotency = IdempotencyStore(config.root, "qms")
+def build_server(options: ServerOptions, *, qms: Qms | None = None) -> MCPServer[Any]:
+    """An ``MCPServer`` exposing the QMS tools over ``options.root``."""
+    qms = qms or Qms(options.root)
+    idempotency = IdempotencyStore(options.root, "qms")
     server: MCPServer[Any] = MCPServer("qms-mcp", instructions=INSTRUCTIONS, version="0.1.0")
 
     async def call(
@@ -105,13 +84,9 @@ def build_server(config: ServerConfig, *, qms: Qms | None = None) -> MCPServer[A
         *,
         mutating: bool,
     ) -> CallToolResult:
-        from agentdock.mcphost.http import caller_agent, idempotency_key
+        from agentdock.mcphost.http import idempotency_key
 
-        try:
-            agent = caller_agent(ctx, stdio_user=config.stdio_user)
-        except Unauthenticated as exc:
-            return _to_call_result(_refusal(exc))
-
+        agent = require_caller(ctx, stdio_user=options.stdio_user)
         key = idempotency_key(ctx) if mutating else None
 
         def guarded() -> dict[str, Any]:
@@ -125,10 +100,10 @@ def build_server(config: ServerConfig, *, qms: Qms | None = None) -> MCPServer[A
         try:
             payload = await anyio.to_thread.run_sync(guarded)
         except BadRequest as exc:
-            raise MCPError(INVALID_PARAMS, f"[{exc.rule}] {exc.message}") from exc
+            raise invalid_params(f"[{exc.rule}] {exc.message}") from exc
         except IdempotencyConflict as exc:
-            payload = _refusal(exc)
-        return _to_call_result(payload)
+            payload = refusal("idempotency", str(exc))
+        return to_call_result(payload)
 
     # -- read-only tools ------------------------------------------------------------------------------
     @server.tool(annotations=_READ)
@@ -262,29 +237,11 @@ def build_server(config: ServerConfig, *, qms: Qms | None = None) -> MCPServer[A
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qms-mcp", description="The QMS as an MCP server.")
-    parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
-    parser.add_argument(
-        "--host", action="append", help="address to bind (comma list or repeat; default 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=None, help=f"HTTP port (default {DEFAULT_PORT}; 0 picks one)"
-    )
-    parser.add_argument("--project-root", type=Path, help="project root (default: found from the cwd)")
-    parser.add_argument("--user", help="caller over stdio (default: $QMS_USER)")
-    parser.add_argument(
-        "--stateless", action="store_true", help="HTTP: no sessions (each request stands alone)"
-    )
-    parser.add_argument("--json-response", action="store_true", help="HTTP: answer with JSON instead of SSE")
-    parser.add_argument("--allow-host", action="append", default=[], help="extra Host header name to admit")
-    parser.add_argument("--log-level", default=None, help="debug, info, warning (default), error")
-    return parser
+    return server_parser("qms-mcp", "The QMS as an MCP server.", default_port=DEFAULT_PORT)
 
 
-def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
+def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerOptions:
     """Flags > environment (``QMS_USER``, ``QMS_MCP_PORT``, ``QMS_MCP_LOG_LEVEL``) > defaults."""
-    from agentdock.mcphost.http import parse_hosts
-
     args = _parser().parse_args(list(argv))
     root = args.project_root or find_root(Path.cwd())
     if root is None:
@@ -297,68 +254,36 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
             f"qms-mcp: {root} is not a QMS project (no .claude/agents/); run `qms init --root {root}`"
         )
     try:
-        hosts = tuple(parse_hosts(args.host))
+        return resolve_options(
+            "qms-mcp", args, environ, root=root, default_port=DEFAULT_PORT, env_prefix="QMS_MCP"
+        )
     except ValueError as exc:
         raise SystemExit(f"qms-mcp: {exc}") from None
-    port = args.port if args.port is not None else int(environ.get("QMS_MCP_PORT", DEFAULT_PORT))
-    return ServerConfig(
-        root=root,
-        transport=args.transport,
-        hosts=hosts,
-        port=port,
-        stdio_user=args.user or environ.get("QMS_USER") or None,
-        stateless=args.stateless,
-        json_response=args.json_response,
-        allowed_hosts=tuple(args.allow_host),
-        log_level=(args.log_level or environ.get("QMS_MCP_LOG_LEVEL") or "warning").lower(),
-    )
 
 
-def _main(argv: Sequence[str] | None = None) -> int:
-    try:
-        config = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
-    except SystemExit as exc:
-        if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
-            return 2
-        return int(exc.code or 0)
-    setup_logging(config.log_level)
-    qms = Qms(config.root)
+def _build(options: ServerOptions) -> MCPServer[Any]:
+    """Runs as the project owner (after the shared host dropped root): recover, then serve."""
+    qms = Qms(options.root)
     recovered = qms.storage.recover_all()
     if recovered:
         log.warning(
             "finished %d interrupted operation(s): %s", len(recovered), ", ".join(map(str, recovered))
         )
-    server = build_server(config, qms=qms)
-    if config.transport == "stdio":
-        if not config.stdio_user:
-            print("qms-mcp: over stdio the caller is --user U or $QMS_USER", file=sys.stderr)
-            return 2
-        server.run("stdio")
-        return 0
-    from agentdock.mcphost.http import build_app, serve
+    return build_server(options, qms=qms)
 
-    store = TokenStore(config.root)
-    if not store.agents():
-        log.warning(
-            "no agent has a token yet: create one with `agentdock token <agent> --project-root %s`",
-            config.root,
-        )
-    app = build_app(
-        server,
-        store,
-        stateless=config.stateless,
-        json_response=config.json_response,
-        allowed_hosts=config.allowed_hosts,
-    )
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    from agentdock.mcphost.serve import run_server
+
     try:
-        serve(app, list(config.hosts), config.port, log_level=config.log_level, name="qms-mcp")
-    except OSError as exc:
-        print(
-            f"qms-mcp: cannot listen on {', '.join(config.hosts)} port {config.port}: {exc}", file=sys.stderr
-        )
-        return 1
-    return 0
+        options = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 2
+        return int(exc.code or 0)
+    setup_logging(options.log_level)
+    return run_server(options, lambda: _build(options))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

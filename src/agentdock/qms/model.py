@@ -12,7 +12,7 @@ from agentdock.qms.ids import DocId, DocType, parse_doc_id
 
 __all__ = ["FINAL_STATES", "Meta", "Outcome", "Result", "Status", "Version"]
 
-_VERSION_RE = re.compile(r"(\d{1,4})\.(\d{1,4})")
+_VERSION_RE = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})")
 
 
 @dataclass(frozen=True, order=True)

@@ -83,8 +83,9 @@ class Plan:
 
     def archive(self, version: str, source: Path) -> None:
         target = self.qms.layout.archive_file(self.new.doc, version)
-        if not target.exists() and target not in self.change.writes and source.exists():
-            self.write(target, source.read_text(encoding="utf-8"))
+        safe = self.qms.safe
+        if safe.kind(target) is None and target not in self.change.writes and safe.kind(source) is not None:
+            self.write(target, self.qms.read_document(self.new.doc, source))
 
     def add_tasks(self, assignees: list[str]) -> None:
         kind = "REVIEW" if self.new.status in wf.REVIEW_STATES else "APPROVAL"

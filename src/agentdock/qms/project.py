@@ -8,6 +8,7 @@ from agentdock import paths
 from agentdock.mcphost.files import atomic_write_text
 from agentdock.qms.agents import DEFAULT_GROUPS, render_agent_file
 from agentdock.qms.errors import BadRequest
+from agentdock.qms.roster import Roster
 
 __all__ = ["find_root", "init_project"]
 
@@ -15,7 +16,9 @@ _QMS_FOLDERS = ("SOP", "CR", "INV", ".meta", ".audit", ".archive")
 
 
 def init_project(root: Path) -> list[Path]:
-    """Create ``QMS/``, the default agents and their folders; existing files are left alone.
+    """Create ``QMS/``, the roster (``QMS/.meta/roster.json``, pinned), the default agents and
+    their folders; existing files are left alone (an existing roster is not re-confirmed: that
+    is ``qms roster accept``).
 
     Returns the paths it created.
     """
@@ -34,6 +37,10 @@ def init_project(root: Path) -> list[Path]:
     mkdir(paths.agents_dir(root))
     mkdir(paths.sessions_dir(root))
     mkdir(paths.state_dir(root), 0o700)
+    roster = Roster(root)
+    if roster.state()[0] == "missing":
+        roster.write({agent: DEFAULT_GROUPS[agent] for agent in paths.DEFAULT_AGENTS})
+        created.append(roster.file)
     for agent in paths.DEFAULT_AGENTS:
         definition = paths.agents_dir(root) / f"{agent}.md"
         if not definition.exists():

@@ -11,11 +11,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentdock.qms.agents import User, load_users, parse_user_name
+from agentdock.qms.agents import User, parse_user_name
 from agentdock.qms.documents import parse_document
-from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied
+from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied, QmsError
 from agentdock.qms.ids import DocId, parse_doc_id
+from agentdock.qms.limits import Limits, parse_limits, printable
 from agentdock.qms.model import Meta, Result, Version
+from agentdock.qms.roster import Roster
 from agentdock.qms.storage import Storage, utc_now
 from agentdock.qms.tasks import doc_of_task_file, read_inbox
 
@@ -25,22 +27,30 @@ __all__ = ["QmsQueries"]
 class QmsQueries:
     """Users, document views and the reading commands of one project root."""
 
-    def __init__(self, root: Path, *, clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self, root: Path, *, clock: Callable[[], str] = utc_now, limits: Limits | None = None
+    ) -> None:
         self.root = Path(root)
         self.storage = Storage(self.root)
         self.layout = self.storage.layout
+        self.safe = self.storage.safe
         self.clock = clock
+        self.roster = Roster(self.root)
+        self.limits = limits or parse_limits(self.safe.read_text(self.layout.limits_file(), limit=64 * 1024))
 
     # -- users ----------------------------------------------------------------------------------------
     def users(self) -> dict[str, User]:
-        return load_users(self.root)
+        """The roster (``QMS/.meta/roster.json``, verified against its pin); never agent files."""
+        return self.roster.users()
 
     def user(self, name: object) -> User:
+        parse_user_name(name)
         users = self.users()
-        user = users.get(parse_user_name(name))
+        user = users.get(str(name))
         if user is None:
             raise PermissionDenied(
-                f"unknown user {name!r}: not defined in .claude/agents/ (known: {', '.join(users) or 'none'})",
+                f"unknown user {name!r}: not in the QMS roster (known: {', '.join(users) or 'none'}); "
+                "a person adds users with `qms roster set USER GROUP`",
                 rule="user.unknown",
             )
         return user
@@ -54,26 +64,40 @@ class QmsQueries:
                 text = pending[path]
                 if text is None:
                     continue
-            elif path.exists():
-                text = path.read_text(encoding="utf-8")
             else:
-                continue
+                try:
+                    text = self.storage.read_text(path, limit=self.limits.max_document_bytes)
+                except (QmsError, UnicodeDecodeError):
+                    return ""
+                if text is None:
+                    continue
             try:
-                return parse_document(text, source=path.name).title
-            except Exception:
+                return parse_document(text, source=path.name, limits=self.limits).title
+            except (QmsError, UnicodeDecodeError):
                 return ""
         return ""
 
     def current_file(self, meta: Meta) -> Path:
         draft = self.layout.draft_file(meta.doc)
-        return draft if draft.exists() else self.layout.effective_file(meta.doc)
+        return draft if self.safe.kind(draft) is not None else self.layout.effective_file(meta.doc)
+
+    def read_document(self, doc: DocId, path: Path) -> str:
+        """A controlled file's text, reached without links (UnsafePath if a link is on the way) and,
+        for the draft and effective copy, checked to be what the QMS last wrote (IntegrityError)."""
+        text = self.storage.read_controlled(doc, path)
+        if text is None:
+            raise NotFound(f"{self.layout.relative(path)} does not exist", rule="document.file-missing")
+        return text
 
     def task_files(self, doc: DocId, users: list[str]) -> list[Path]:
         found = []
         for name in users:
             inbox = self.layout.inbox_dir(name)
-            if inbox.is_dir():
-                found += [p for p in inbox.glob(f"task-{doc.text}-*.md") if doc_of_task_file(p.name) == doc]
+            try:
+                names = self.safe.listdir(inbox)
+            except QmsError:
+                continue  # a link where the inbox belongs: nothing of ours is in it
+            found += [inbox / n for n in names if doc_of_task_file(n) == doc]
         return sorted(found)
 
     def describe(
@@ -86,16 +110,38 @@ class QmsQueries:
         self.user(actor)
         if doc_id is None:
             self.storage.recover_all()
-            rows = [self.describe(self.storage.load_meta(doc)) for doc in self.storage.all_documents()]
+            rows = []
+            for doc in self.storage.all_documents():
+                try:
+                    with self.storage.document(doc):
+                        rows.append(self.describe(self.storage.load_meta(doc)))
+                except QmsError as exc:
+                    rows.append(
+                        {
+                            "id": doc.text,
+                            "version": "?",
+                            "status": "UNREADABLE",
+                            "owner": "?",
+                            "title": f"[{exc.rule}] {exc.message}",
+                        }
+                    )
             lines = [
                 f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}"
                 for r in rows
             ]
-            return Result("\n".join(lines) or "No documents.", {"documents": rows})
+            data: dict[str, Any] = {"documents": rows}
+            quarantined = self.storage.quarantined()
+            if quarantined:
+                data["quarantined"] = quarantined
+                lines.append(
+                    f"WARNING: {len(quarantined)} journal(s) quarantined, never replayed; see `qms doctor`"
+                )
+            return Result(printable("\n".join(lines)) or "No documents.", data)
         doc = parse_doc_id(doc_id)
         with self.storage.document(doc):
             meta = self.storage.load_meta(doc)
-        data = self.describe(meta)
+            trail = self.storage.check_audit(doc)
+        data = self.describe(meta, audit=trail.summary)
         lines = [
             f"{meta.id}: {data['title']}",
             f"  version {meta.version}  status {meta.status}  owner {meta.owner}"
@@ -107,7 +153,9 @@ class QmsQueries:
             lines.append(f"  pending: {', '.join(meta.pending_assignees)}")
         if meta.review_outcomes:
             lines.append("  reviews: " + ", ".join(f"{u}={o}" for u, o in meta.review_outcomes.items()))
-        return Result("\n".join(lines), data)
+        if not trail.ok:
+            lines.append(f"  WARNING: audit trail {trail.summary}")
+        return Result(printable("\n".join(lines)), data)
 
     def read(self, actor: str, doc_id: str, version: str | None = None) -> Result:
         self.user(actor)
@@ -125,10 +173,10 @@ class QmsQueries:
                     candidates.append(self.layout.effective_file(doc))
                 if shown == meta.version:
                     candidates.append(self.layout.draft_file(doc))
-                path = next((p for p in candidates if p.exists()), candidates[0])
+                path = next((p for p in candidates if self.safe.kind(p) is not None), candidates[0])
             try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
+                text = self.read_document(doc, path)
+            except NotFound:
                 raise NotFound(f"{doc} has no version {shown}", rule="document.version") from None
         return Result(
             text, {"doc_id": doc.text, "version": shown, "status": meta.status.value, "content": text}
@@ -138,47 +186,67 @@ class QmsQueries:
         self.user(actor)
         doc = parse_doc_id(doc_id)
         with self.storage.document(doc):
-            events = self.storage.audit(doc)
-        if not events:
+            trail = self.storage.check_audit(doc)
+        events = trail.events
+        if not events and trail.ok:
             raise NotFound(f"no document {doc}", rule="document.unknown")
         lines = [
-            f"{e['ts']}  v{e['version']:<5} {e['event']:<15} {e['user']:<10} {_fields(e)}" for e in events
+            f"{e.get('ts')}  v{e.get('version')!s:<5} {e.get('event')!s:<15} {e.get('user')!s:<10} {_fields(e)}"
+            for e in events
         ]
-        return Result("\n".join(lines), {"doc_id": doc.text, "events": events})
+        data: dict[str, Any] = {"doc_id": doc.text, "events": events, "audit": trail.summary}
+        if not trail.ok:
+            data["audit_broken_at"] = trail.broken_at
+            lines.insert(
+                0,
+                f"WARNING: audit trail {trail.summary}; only the {len(events)} entries before it are shown "
+                "and none of them is vouched for",
+            )
+        return Result(printable("\n".join(lines), keep_newlines=True), data)
 
     def comments(self, actor: str, doc_id: str) -> Result:
         result = self.history(actor, doc_id)
         comments = [
-            e for e in result.data["events"] if e["event"] in ("REVIEW", "REJECT") and e.get("comment")
+            e for e in result.data["events"] if e.get("event") in ("REVIEW", "REJECT") and e.get("comment")
         ]
         lines = [
-            f"v{e['version']} {e['user']} ({e.get('outcome', 'reject')}): {e['comment']}" for e in comments
+            f"v{e.get('version')} {e.get('user')} ({e.get('outcome', 'reject')}): {e.get('comment')}"
+            for e in comments
         ]
-        return Result(
-            "\n".join(lines) or "No comments.", {"doc_id": result.data["doc_id"], "comments": comments}
-        )
+        data = {"doc_id": result.data["doc_id"], "comments": comments, "audit": result.data["audit"]}
+        if result.data["audit"] != "intact" and not result.data["audit"].startswith("intact"):
+            lines.insert(0, f"WARNING: audit trail {result.data['audit']}")
+        return Result(printable("\n".join(lines), keep_newlines=True) or "No comments.", data)
 
     def inbox(self, actor: str) -> Result:
         user = self.user(actor)
-        tasks = read_inbox(self.layout.inbox_dir(user.name))
+        tasks = read_inbox(self.safe, self.layout.inbox_dir(user.name))
         lines = [
             f"{t.task_type:<8} {t.doc_id:<16} v{t.version:<5} {t.workflow_type:<13} from {t.assigned_by}: {t.title}"
             for t in tasks
         ]
         return Result(
-            "\n".join(lines) or "Inbox empty.", {"user": user.name, "tasks": [t.as_dict() for t in tasks]}
+            printable("\n".join(lines)) or "Inbox empty.",
+            {"user": user.name, "tasks": [t.as_dict() for t in tasks]},
         )
 
     def workspace(self, actor: str) -> Result:
         user = self.user(actor)
         folder = self.layout.workspace_file(user.name, DocId("SOP-001")).parent
         items = []
-        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        for name in self.safe.listdir(folder):
+            path = folder / name
             try:
-                doc = parse_doc_id(path.stem)
+                doc = parse_doc_id(name.removesuffix(".md") if name.endswith(".md") else name)
             except BadRequest:
                 continue
-            meta = self.storage.load_meta(doc) if self.storage.exists(doc) else None
+            meta = None
+            if self.storage.exists(doc):
+                try:
+                    with self.storage.document(doc):
+                        meta = self.storage.load_meta(doc)
+                except QmsError:
+                    meta = None
             checked_out = bool(meta and meta.checked_out and meta.owner == user.name)
             items.append(
                 {
@@ -196,5 +264,5 @@ class QmsQueries:
 
 
 def _fields(event: dict[str, Any]) -> str:
-    skip = {"ts", "event", "user", "version", "seq"}
+    skip = {"ts", "event", "user", "version", "seq", "prev"}
     return " ".join(f"{k}={v}" for k, v in event.items() if k not in skip and v not in ("", None))

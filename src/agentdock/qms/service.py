@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from agentdock.qms import workflow as wf
 from agentdock.qms.agents import Group, User, parse_user_name
 from agentdock.qms.documents import Document, parse_document, read_user_file, validate_title
-from agentdock.qms.errors import BadRequest, PermissionDenied, WorkflowViolation
+from agentdock.qms.errors import BadRequest, LimitExceeded, PermissionDenied, QmsError, WorkflowViolation
 from agentdock.qms.ids import DocId, DocType, parse_doc_id, parse_doc_type
+from agentdock.qms.limits import Limits, check_comment
 from agentdock.qms.model import Meta, Outcome, Result, Status, Version
 from agentdock.qms.plan import CommitExtra, Plan, commit_extra
 from agentdock.qms.queries import QmsQueries
@@ -37,11 +39,15 @@ class Qms:
     """The document-control system of one project root: the mutations here, the reads in
     :class:`~agentdock.qms.queries.QmsQueries` (``self.queries``), which each command delegates to."""
 
-    def __init__(self, root: Path, *, clock: Callable[[], str] = utc_now) -> None:
-        self.queries = QmsQueries(root, clock=clock)
+    def __init__(
+        self, root: Path, *, clock: Callable[[], str] = utc_now, limits: Limits | None = None
+    ) -> None:
+        self.queries = QmsQueries(root, clock=clock, limits=limits)
         self.root = self.queries.root
         self.storage = self.queries.storage
         self.layout = self.queries.layout
+        self.safe = self.queries.safe
+        self.limits = self.queries.limits
         self.clock = clock
 
     # -- reads (QmsQueries) ---------------------------------------------------------------------------
@@ -76,6 +82,24 @@ class Qms:
         """Write ``extra(result)`` in the journal commit of the one mutation run inside the block."""
         with commit_extra(extra):
             yield
+
+    def _check_create_rate(self, user: User) -> None:
+        """LimitExceeded once ``user`` created ``max_creates_per_window`` documents in the window
+        (counted from the audit trails' CREATE events, cancelled documents included)."""
+        limit, window = self.limits.max_creates_per_window, self.limits.create_window_s
+        now = datetime.fromisoformat(self.clock())
+        since = now - timedelta(seconds=window)
+        recent = 0
+        for stamp in self.storage.creations(user.name):
+            with contextlib.suppress(ValueError):
+                if datetime.fromisoformat(stamp) > since:
+                    recent += 1
+        if recent >= limit:
+            raise LimitExceeded(
+                f"{user.name} created {recent} documents in the last {window} s; the limit is {limit} per "
+                f"{window} s (max_creates_per_window / create_window_s in QMS/.meta/limits.json)",
+                rule="limit.create-rate",
+            )
 
     def _quality(self) -> list[str]:
         quality = [u.name for u in self.users().values() if u.group is Group.QUALITY]
@@ -120,7 +144,7 @@ class Qms:
     def create(self, actor: str, doc_type: str, title: str, parent: str | None = None) -> Result:
         user = self.user(actor)
         kind = parse_doc_type(doc_type)
-        title = validate_title(title)
+        title = validate_title(title, self.limits)
         if not user.can_initiate:
             raise PermissionDenied(
                 f"{user.name} ({user.group}) may not create documents: create is for administrator or initiator",
@@ -133,7 +157,8 @@ class Qms:
             parent_id = parse_doc_id(parent)
             if parent_id.type not in (DocType.CR, DocType.INV):
                 raise BadRequest(f"a VAR's parent must be a CR or INV, not {parent_id}", rule="create.parent")
-            parent_meta = self.storage.load_meta(parent_id)
+            with self.storage.document(parent_id):
+                parent_meta = self.storage.load_meta(parent_id)
             if parent_meta.status is not Status.IN_EXECUTION:
                 raise WorkflowViolation(
                     f"a variance is raised against a document in execution; {parent_id} is {parent_meta.status}",
@@ -141,7 +166,8 @@ class Qms:
                 )
         elif parent is not None:
             raise BadRequest("only a VAR takes a parent", rule="create.parent")
-        with self.storage.allocation(kind, parent_id):
+        with self.storage.user_lock(f"create-{user.name}"), self.storage.allocation(kind, parent_id):
+            self._check_create_rate(user)
             doc = self.storage.next_id(kind, parent_id)
             with self.storage.document(doc):
                 meta = Meta(
@@ -185,7 +211,7 @@ class Qms:
             version = plan.old.ver.next_minor()
             plan.set(version=str(version), owner=plan.user.name, checked_out=True)
             target = self.layout.workspace_file(plan.user.name, plan.new.doc)
-            plan.write(target, source.read_text(encoding="utf-8"))
+            plan.write(target, self.queries.read_document(plan.old.doc, source))
             plan.event("CHECKOUT")
             if plan.old.status is Status.EFFECTIVE:
                 plan.status(Status.DRAFT)
@@ -206,8 +232,9 @@ class Qms:
                 )
             doc = plan.old.doc
             workspace = self.layout.workspace_file(plan.user.name, doc)
-            text = read_user_file(workspace, source=f"workspace file {doc}.md")
-            document = parse_document(text, source=f"workspace file {doc}.md")
+            source = f"workspace file {doc}.md"
+            text = read_user_file(self.safe, workspace, source=source, limits=self.limits)
+            document = parse_document(text, source=source, limits=self.limits)
             version = plan.old.ver
             draft = self.layout.draft_file(doc)
             if version.minor >= 2:
@@ -247,7 +274,7 @@ class Qms:
                 )
             doc = plan.old.doc
             for path in (self.layout.draft_file(doc), self.layout.effective_file(doc)):
-                if path.exists():
+                if self.safe.kind(path) is not None:
                     plan.write(path, None)
             plan.remove_all_tasks()
             plan.event("CANCEL")
@@ -259,8 +286,8 @@ class Qms:
 
         result = self._mutate(actor, doc_id, run)
         for path in folder:
-            with contextlib.suppress(OSError):
-                path.rmdir()
+            with contextlib.suppress(OSError, QmsError):
+                self.safe.rmdir(path)
         return result
 
     # -- routing and decisions ------------------------------------------------------------------------
@@ -365,6 +392,7 @@ class Qms:
         return self._mutate(actor, doc_id, run)
 
     def review(self, actor: str, doc_id: str, outcome: str, comment: str = "") -> Result:
+        comment = check_comment(comment, limits=self.limits, rule="review.comment")
         try:
             verdict = Outcome(outcome.replace("-", "_"))
         except ValueError:
@@ -389,7 +417,7 @@ class Qms:
                 pending_assignees=pending,
                 review_outcomes={**plan.old.review_outcomes, plan.user.name: verdict.value},
             )
-            plan.event("REVIEW", outcome=verdict.value, comment=comment.strip())
+            plan.event("REVIEW", outcome=verdict.value, comment=comment)
             plan.remove_task(plan.user.name)
             if not pending:
                 plan.status(wf.REVIEW_DONE[plan.old.status])
@@ -438,10 +466,10 @@ class Qms:
             return f"{doc} v{plan.old.version} is RETIRED."
         draft = self.layout.draft_file(doc)
         old_effective = plan.old.effective_version
-        if old_effective and effective.exists():
+        if old_effective and self.safe.kind(effective) is not None:
             plan.archive(old_effective, effective)
         plan.archive(plan.old.version, draft)
-        text = draft.read_text(encoding="utf-8")
+        text = self.queries.read_document(doc, draft)
         new_version = plan.old.ver.next_major()
         plan.write(effective, text)
         plan.write(draft, None)
@@ -455,10 +483,11 @@ class Qms:
     def reject(self, actor: str, doc_id: str, comment: str) -> Result:
         if not comment or not comment.strip():
             raise BadRequest("reject needs a comment saying why", rule="reject.comment")
+        comment = check_comment(comment, limits=self.limits, rule="reject.comment")
 
         def run(plan: Plan) -> str:
             self._approver(plan, "reject")
-            plan.event("REJECT", comment=comment.strip())
+            plan.event("REJECT", comment=comment)
             self._back_out(plan)
             return f"Rejected {plan.old.id}: it is {plan.new.status} again."
 

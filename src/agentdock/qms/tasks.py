@@ -25,15 +25,19 @@ from pathlib import Path
 
 import yaml
 
-from agentdock.qms.errors import BadRequest
+from agentdock.qms.errors import BadRequest, UnsafePath
 from agentdock.qms.ids import DocId, parse_doc_id
 from agentdock.qms.model import Version
+from agentdock.qms.safefs import SafeRoot
 
 __all__ = ["TASK_FILE_RE", "Task", "parse_task", "read_inbox", "render_task", "task_file_name"]
 
+MAX_TASK_BYTES = 64 * 1024
 WORKFLOW_TYPES = ("REVIEW", "APPROVAL", "PRE_REVIEW", "PRE_APPROVAL", "POST_REVIEW", "POST_APPROVAL")
 TASK_FILE_RE = re.compile(
-    r"task-(?P<doc>.+)-(?P<workflow>" + "|".join(w.lower() for w in WORKFLOW_TYPES) + r")-v(?P<v>\d+-\d+)\.md"
+    r"task-(?P<doc>.+)-(?P<workflow>"
+    + "|".join(w.lower() for w in WORKFLOW_TYPES)
+    + r")-v(?P<v>[0-9]+-[0-9]+)\.md"
 )
 FIELDS = (
     "task_id",
@@ -115,16 +119,21 @@ def doc_of_task_file(name: str) -> DocId | None:
         return None
 
 
-def read_inbox(inbox: Path) -> list[Task]:
-    """The tasks in one inbox folder, oldest first; files that are not task files are ignored."""
+def read_inbox(safe: SafeRoot, inbox: Path) -> list[Task]:
+    """The tasks in one inbox folder, oldest first; files that are not task files, links and
+    anything reached through a link are ignored."""
     tasks: list[Task] = []
-    if not inbox.is_dir():
+    try:
+        names = safe.listdir(inbox)
+    except UnsafePath:
         return tasks
-    for path in sorted(inbox.glob("task-*.md")):
-        if doc_of_task_file(path.name) is None or path.is_symlink():
+    for name in names:
+        if doc_of_task_file(name) is None:
             continue
         try:
-            tasks.append(parse_task(path.read_text(encoding="utf-8")))
-        except (BadRequest, yaml.YAMLError, UnicodeDecodeError):
+            text = safe.read_text(inbox / name, limit=MAX_TASK_BYTES)
+            if text is not None:
+                tasks.append(parse_task(text))
+        except (BadRequest, UnsafePath, yaml.YAMLError, UnicodeDecodeError):
             continue
     return sorted(tasks, key=lambda t: (t.assigned_date, t.task_id))

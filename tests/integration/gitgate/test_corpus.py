@@ -13,7 +13,7 @@ import pytest
 
 from agentdock.gitgate.executor import ExecLimits, build_env
 from agentdock.gitgate.gateway import GateConfig, GitGateway
-from agentdock.gitgate.scratch import ScratchRepo
+from agentdock.gitgate.scratch import ScratchRepo, scratch_repository
 
 # (command, the rule that must refuse it)
 HOSTILE: list[tuple[str, str]] = [
@@ -198,13 +198,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("add src/../vendor/lib", "protected-path"),
     ("add ':(top)vendor/lib'", "protected-path"),
     ("-C src add ':/vendor/lib'", "protected-path"),
-    ("add 'vendor/l*'", "protected-path"),
-    ("add 'vendor/*'", "protected-path"),
     ("add ':(icase)VENDOR/LIB'", "protected-path"),
-    ("add VENDOR/LIB", "protected-path"),
-    ("add 'vendor/li\\b'", "protected-path"),
-    ("add 'vendor/[l]ib'", "protected-path"),
-    ("add -f -A", "protected-path"),
     ("rm -r vendor", "protected-path"),
     ("rm -r ':!src'", "protected-path"),
     ("-C vendor rm -r --cached ':^README.md'", "protected-path"),
@@ -216,7 +210,6 @@ HOSTILE: list[tuple[str, str]] = [
     ("stash push -- vendor/lib", "protected-path"),
     ("submodule deinit -f vendor/lib", "protected-path"),
     ("add -f .agentdock/tokens.json", "protected-path"),
-    ("add -f .", "protected-path"),
     ("add --force -- .claude", "protected-path"),
     ("-C .claude/users/qa/workspace status", "protected-path"),
     ("commit -F .claude/users/qa/container/.agentdock-token", "protected-path"),
@@ -336,18 +329,56 @@ async def test_every_hostile_command_is_refused_by_its_rule_and_nothing_changes(
     for command, rule in HOSTILE:
         outcome = await gateway.execute(command, "claude")
         if outcome.refused is None:
-            wrong.append(f"NOT REFUSED: {command!r}")
+            ran = outcome.result.planned if outcome.result is not None else ()
+            wrong.append(f"NOT REFUSED: {command!r} ran {ran}")
         elif outcome.refused.rule != rule:
             wrong.append(
                 f"{command!r}: refused by {outcome.refused.rule}, expected {rule}: {outcome.refused}"
             )
-        assert outcome.result is None
+        elif outcome.result is not None:
+            wrong.append(f"{command!r}: refused after some steps ran")
     assert not wrong, "\n".join(wrong)
     assert _state(scratch) == before
     audit = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert len(audit) == len(HOSTILE)
     assert all('"agent": "claude"' in line and '"outcome": "refused"' in line for line in audit)
     (scratch.root / "src" / "app.py").write_text("print('app')\n")
+
+
+# Broad or case-tricked adds that used to be refused now run narrowed: the gateway appends
+# ':(top,exclude,literal)<zone>' and git leaves the zones out; comparisons are exact, so
+# 'VENDOR/LIB' names nothing on a case-sensitive file system.
+NARROWED = [
+    "add 'vendor/l*'",
+    "add 'vendor/*'",
+    "add VENDOR/LIB",
+    "add 'vendor/li\\b'",
+    "add 'vendor/[l]ib'",
+    "add -f -A",
+    "add -f .",
+    "add -A -- . ':!.CLAUDE/USERS/QA'",
+]
+
+
+@pytest.mark.anyio
+async def test_broad_adds_run_narrowed_and_leave_every_zone_alone(tmp_path: Path) -> None:
+    with scratch_repository(tmp_path / "repo") as repo:
+        (repo.root / ".agentdock").mkdir()
+        (repo.root / ".agentdock" / "tokens.json").write_text("{}")
+        (repo.root / ".claude" / "users" / "qa" / "workspace" / "secret.txt").write_text("qa-secret")
+        (repo.root / "vendor" / "lib" / "lib.c").write_text("changed inside the submodule\n")
+        gateway = _gateway(repo, tmp_path / "audit.jsonl")
+        for command in NARROWED:
+            outcome = await gateway.execute(command, "claude")
+            assert outcome.refused is None, f"{command!r}: {outcome.refused}"
+            staged = repo.git("diff", "--cached", "--name-only").split()
+            assert not [
+                p for p in staged if p.startswith((".agentdock", ".claude/users/qa", "vendor/lib"))
+            ], (
+                command,
+                staged,
+            )
+        assert repo.git("ls-files", "--stage", "vendor/lib").startswith("160000 ")
 
 
 def _edit(path: str, text: str) -> Callable[[ScratchRepo], None]:
@@ -398,7 +429,7 @@ EVERYDAY: list[str | Callable[[ScratchRepo], None]] = [
     "log --graph --oneline --all -20",
     "blame README.md",
     "grep -n print -- src",
-    "-C src log -1 -- app.py",
+    "log -1 -- src/app.py",
     "rev-parse HEAD",
     "ls-files",
     "shortlog -sn HEAD",

@@ -11,6 +11,8 @@ import pytest
 
 from agentdock.gitgate.executor import ExecLimits, build_env, run_chain
 from agentdock.gitgate.facts import RepoFacts
+from agentdock.gitgate.invocation import parse_invocation
+from agentdock.gitgate.lexer import split_chain
 from agentdock.gitgate.policy import judge
 from agentdock.gitgate.scratch import ScratchRepo
 
@@ -126,12 +128,15 @@ async def test_a_repository_nested_in_a_writable_folder_is_never_used(
     with (nested / ".git" / "config").open("a") as fh:
         fh.write(f"[core]\n\tfsmonitor = touch {marker}\n[alias]\n\tstatus = !touch {marker}\n")
     env = build_env(scratch.env, scratch.root)
+    # the policy refuses -C now; the executor must still pin the repository if it ever ran one
     result = await run_chain(
-        judge(
-            "-C .claude/users/claude/workspace/trap status --short && -C .claude/users/claude/workspace/trap "
-            "rev-parse --show-toplevel",
-            facts,
-        ),
+        [
+            parse_invocation(words)
+            for words in split_chain(
+                "-C .claude/users/claude/workspace/trap status --short && -C .claude/users/claude/workspace/trap "
+                "rev-parse --show-toplevel"
+            )
+        ],
         scratch.root,
         env,
         ExecLimits(),

@@ -128,7 +128,12 @@ async def test_over_stdio_the_caller_is_the_configured_user(scratch: ScratchRepo
             "--audit-file",
             str(audit),
         ],
-        env={**scratch.env, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        env={
+            **scratch.env,
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            # run as root (CI), the suite lets servers keep root on its root-owned scratch projects
+            **{k: v for k, v in os.environ.items() if k == "AGENTDOCK_ALLOW_ROOT"},
+        },
     )
     async with Client(params) as client:
         ok = await client.call_tool(TOOL_NAME, {"command": "log -1 --format=%s"})

@@ -85,7 +85,10 @@ def check_document(qms: Qms, doc: str) -> None:
     assert len(events) == meta.audit_seq, f"{doc}: meta says {meta.audit_seq} events, audit has {len(events)}"
     changes = [e for e in events if e["event"] == "STATUS_CHANGE"]
     assert (changes[-1]["to"] if changes else "DRAFT") == meta.status.value, f"{doc}: meta and audit disagree"
-    current = qms.current_file(meta)
+    trail = qms.storage.check_audit(doc_id)
+    assert trail.ok, f"{doc}: a SIGKILL left an audit trail the QMS does not vouch for: {trail.summary}"
+    assert qms.storage.quarantined() == [], "a genuine journal was quarantined"
+    current = qms.queries.current_file(meta)
     parse_document(current.read_text(), source=str(current))
     for archived in (layout.qms / ".archive").rglob(f"{doc}-v*.md"):
         parse_document(archived.read_text(), source=str(archived))
@@ -103,8 +106,12 @@ def test_documents_survive_sigkill_at_random_points_200_times(tmp_path: Path) ->
 
     init_project(tmp_path)
     setup = Qms(tmp_path)
+    started = time.perf_counter()
     for doc in DOCS:
         assert setup.create("claude", "SOP", doc).data["id"] == doc
+    # Kill points spread over a few operations' time on this machine (fsync cost varies with load),
+    # so the kills land inside operations rather than before the first one completes.
+    window_s = max(0.08, 4 * (time.perf_counter() - started) / len(DOCS))
     rng = random.Random(int(os.environ.get("AGENTDOCK_CRASH_SEED", "20260131")))
     context = multiprocessing.get_context("fork")
     seen: dict[str, int] = dict.fromkeys(DOCS, 0)
@@ -119,7 +126,7 @@ def test_documents_survive_sigkill_at_random_points_200_times(tmp_path: Path) ->
         child_end.close()
         assert parent_end.poll(30), "worker never became ready"
         parent_end.recv()
-        time.sleep(rng.uniform(0.0, 0.08))  # the random kill point, not a wait for an event
+        time.sleep(rng.uniform(0.0, window_s))  # the random kill point, not a wait for an event
         os.kill(process.pid or 0, signal.SIGKILL)
         process.join(timeout=30)
         assert process.exitcode == -signal.SIGKILL
@@ -177,7 +184,7 @@ def keyed_worker(root: Path, conn: Connection, first: int) -> None:
 def keyed_titles(qms: Qms) -> Counter[str]:
     qms.storage.recover_all()
     return Counter(
-        qms.title(qms.storage.load_meta(doc))
+        qms.queries.title(qms.storage.load_meta(doc))
         for doc in qms.storage.all_documents()
         if doc.text.startswith("INV")
     )
@@ -190,6 +197,8 @@ def test_a_keyed_create_killed_at_any_point_and_retried_with_its_key_is_applied_
     from agentdock.qms.project import init_project
 
     init_project(tmp_path)
+    # A person raised the creation limit for this project (every iteration creates documents).
+    (tmp_path / "QMS" / ".meta" / "limits.json").write_text('{"max_creates_per_window": 100000}')
     rng = random.Random(int(os.environ.get("AGENTDOCK_CRASH_SEED", "20260131")) + 1)
     context = multiprocessing.get_context("fork")
     answered: dict[int, dict[str, Any]] = {}  # key number -> the payload the worker's caller received

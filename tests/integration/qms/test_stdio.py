@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import StdioServerParameters, get_default_environment
 
 
 @pytest.mark.anyio
@@ -25,6 +26,11 @@ async def test_over_stdio_the_caller_is_the_configured_user(project: Path) -> No
             "--user",
             "qa",
         ],
+        # run as root (CI), the suite lets servers keep root on its root-owned scratch projects
+        env={
+            **get_default_environment(),
+            **{k: v for k, v in os.environ.items() if k == "AGENTDOCK_ALLOW_ROOT"},
+        },
     )
     with anyio.fail_after(60):
         async with Client(params) as client:

@@ -48,7 +48,7 @@ def test_a_protected_directory_is_guarded_from_names_patterns_and_minus_c(tmp_pa
     )
     for command in (
         "add QMS/SOP-001.md",
-        "add '*.md'",
+        "rm --cached '*.md'",
         "-C QMS status",
         "commit -m x -- QMS",
         "restore QMS/x",
@@ -57,4 +57,6 @@ def test_a_protected_directory_is_guarded_from_names_patterns_and_minus_c(tmp_pa
             judge(command, facts)
         assert info.value.rule == "protected-path", command
     assert judge("add README.md 'src/*.md'", facts)
+    narrowed = judge("add '*.md'", facts)[0]
+    assert narrowed.argv[-2:] == ("--", ":(top,exclude,literal)QMS")
     assert judge("commit -m 'QMS/SOP-001.md updated'", facts)

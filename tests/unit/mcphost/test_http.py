@@ -124,7 +124,7 @@ def test_host_lists_split_commas_and_repeats_and_default_to_loopback() -> None:
 def test_bound_sockets_declare_tcp_so_asyncio_disables_nagle_on_connections() -> None:
     import socket
 
-    from agentdock.mcphost.http import bind_sockets
+    from agentdock.mcphost.serve import bind_sockets
 
     sockets = bind_sockets(["127.0.0.1"], 0)
     try:

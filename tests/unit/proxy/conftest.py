@@ -157,6 +157,7 @@ class BridgeRunner:
                 timeout_s=config.timeout_s,
                 headers=config.header_map,
                 idle_timeout_s=config.idle_timeout_s,
+                max_message_bytes=config.max_message_bytes,
             )
             bridge = Bridge(
                 config,

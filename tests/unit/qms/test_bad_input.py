@@ -77,7 +77,7 @@ def test_path_traversal_in_ids_is_refused_for_every_operation(d, doc_id: str) ->
     [
         (lambda q: q.create("claude", "MEMO", "x"), "id.type"),
         (lambda q: q.create("claude", "SOP", "\n"), "document.title"),
-        (lambda q: q.create("claude", "SOP", "x" * 500), "document.title"),
+        (lambda q: q.create("claude", "SOP", "x" * 500), "document.title.size"),
         (lambda q: q.create("claude", "VAR", "x"), "create.parent"),
         (lambda q: q.create("claude", "SOP", "x", "CR-001"), "create.parent"),
         (lambda q: q.read("claude", "SOP-001", "latest"), "version.format"),

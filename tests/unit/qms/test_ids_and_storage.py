@@ -10,6 +10,7 @@ from agentdock import paths
 from agentdock.qms.errors import BadRequest, NotFound
 from agentdock.qms.ids import DocType, Layout, parse_doc_id
 from agentdock.qms.project import find_root, init_project
+from agentdock.qms.safefs import SafeRoot
 from agentdock.qms.service import Qms
 
 
@@ -134,27 +135,31 @@ def test_unknown_documents_are_not_found(qms: Qms) -> None:
         qms.status("claude", "SOP-042")
 
 
-def test_an_interrupted_operation_is_finished_by_the_next_one_that_locks_the_document(d, root: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_interrupted_operation_is_finished_by_the_next_one_that_locks_the_document(  # type: ignore[no-untyped-def]
+    d, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = d.create("SOP")
     storage = d.qms.storage
     meta = storage.load_meta(parse_doc_id(doc))
-    # Simulate a crash right after the commit point: a journal with the change, nothing applied.
-    from agentdock.qms.storage import Change
 
-    change = Change(doc=parse_doc_id(doc), meta=meta.evolve(owner="claude", audit_seq=meta.audit_seq + 1))
-    change.events.append({"ts": "t", "event": "WITHDRAW", "user": "claude", "version": meta.version})
-    journal = {
-        "doc": doc,
-        "meta": change.meta.to_json(),  # type: ignore[union-attr]
-        "writes": [],
-        "events": [{**change.events[0], "seq": meta.audit_seq + 1}],
-    }
-    storage.layout.journal_file(parse_doc_id(doc)).write_text(json.dumps(journal))
+    class Killed(BaseException):
+        """Stands in for SIGKILL: the process stops right after the commit point."""
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    # A crash right after the commit point: the sealed journal is on disk, the audit append never ran.
+    monkeypatch.setattr(SafeRoot, "append_line", killed)
+    with pytest.raises(Killed):
+        d.qms.route("claude", doc, "review")
+    monkeypatch.undo()
+    assert storage.pending_journal(parse_doc_id(doc))
     # A torn half-line at the end of the audit file, as a killed append could leave.
     with storage.layout.audit_file(parse_doc_id(doc)).open("a") as handle:
         handle.write('{"ts": "t", "ev')
     events = d.qms.history("claude", doc).data["events"]
-    assert [e["event"] for e in events][-1] == "WITHDRAW"
-    assert len(events) == meta.audit_seq + 1
+    assert [e["event"] for e in events][-2:] == ["ROUTE_REVIEW", "STATUS_CHANGE"]
+    assert len(events) == meta.audit_seq + 2
     assert not storage.layout.journal_file(parse_doc_id(doc)).exists()
     assert d.qms.status("claude", doc).data["audit_seq"] == len(events)
+    assert d.qms.history("claude", doc).data["audit"] == "intact"

@@ -10,6 +10,7 @@ import pytest
 
 from agentdock.mcphost import IdempotencyStore
 from agentdock.qms.errors import BadRequest
+from agentdock.qms.journal import CorruptJournal
 from agentdock.qms.keyed import apply_once
 from agentdock.qms.service import Qms, Result
 
@@ -35,7 +36,7 @@ def test_the_extra_file_is_written_in_the_operations_journal_commit(qms: Qms) ->
         journals.append({qms.layout.relative(p): t for p, t in change.writes.items()})
 
     qms.storage.commit = spy  # type: ignore[method-assign]
-    extra = qms.root / ".agentdock" / "extra.txt"
+    extra = qms.root / ".agentdock" / "idempotency" / "qms" / ("ab" * 32 + ".json")
 
     def make(result: Result) -> tuple[Path, str]:
         return extra, f"{result.data['id']} {result.data['title']} {result.data['status']}"
@@ -43,7 +44,7 @@ def test_the_extra_file_is_written_in_the_operations_journal_commit(qms: Qms) ->
     with qms.committing_with(make):
         result = qms.create("claude", "SOP", "Riding along")
     assert extra.read_text() == "SOP-001 Riding along DRAFT"
-    assert journals[0][".agentdock/extra.txt"] == "SOP-001 Riding along DRAFT"
+    assert journals[0][f".agentdock/idempotency/qms/{'ab' * 32}.json"] == "SOP-001 Riding along DRAFT"
     assert result.data["workspace_file"] == ".claude/users/claude/workspace/SOP-001.md"
 
 
@@ -72,3 +73,18 @@ def test_a_refusal_is_recorded_and_a_bad_request_is_not(qms: Qms) -> None:
         keyed(qms, "k3", "Bad type", doc_type="NOPE")
     assert keyed(qms, "k3", "Good", doc_type="SOP")[1] is False  # the bad request left no record
     assert not list((qms.layout.qms / ".meta" / "SOP").glob(".*.journal"))
+
+
+def test_an_extra_file_outside_the_idempotency_records_is_refused_before_anything_is_written(
+    qms: Qms,
+) -> None:
+    """The journal's path policy covers commit extras too: nothing but a record may ride along."""
+    extra = qms.root / ".git" / "config"
+
+    def make(result: Result) -> tuple[Path, str]:
+        return extra, "[core]\n\tfsmonitor = evil\n"
+
+    with pytest.raises(CorruptJournal, match="may not write"), qms.committing_with(make):
+        qms.create("claude", "SOP", "Riding along")
+    assert not extra.exists()
+    assert qms.storage.all_documents() == []

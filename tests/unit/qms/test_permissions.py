@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdock import paths
 from agentdock.qms.errors import PermissionDenied
+from agentdock.qms.roster import Roster
 
 
 def refuse(d, action, rule: str) -> None:  # type: ignore[no-untyped-def]
@@ -24,7 +24,7 @@ def test_create_is_for_administrators_and_initiators(d, user: str) -> None:  # t
 
 
 def test_an_initiator_may_create_and_check_out(d, root: Path) -> None:  # type: ignore[no-untyped-def]
-    (paths.agents_dir(root) / "ini.md").write_text("---\nname: ini\ngroup: initiator\n---\n")
+    Roster(root).set("ini", "initiator")
     doc = d.qms.create("ini", "SOP", "by initiator").data["id"]
     assert d.qms.status("ini", doc).data["owner"] == "ini"
 
@@ -45,7 +45,7 @@ def test_checkout_is_for_administrators_and_initiators(d, user: str) -> None:  #
     ],
 )
 def test_owner_only_actions_are_refused_to_anyone_else(d, root: Path, action: str, rule: str) -> None:  # type: ignore[no-untyped-def]
-    (paths.agents_dir(root) / "admin2.md").write_text("---\nname: admin2\ngroup: administrator\n---\n")
+    Roster(root).set("admin2", "administrator")
     doc = d.create("CR")
     calls = {
         "route": lambda u: d.qms.route(u, doc, "review"),
@@ -64,7 +64,7 @@ def test_checkin_is_for_the_owner_even_with_a_file_in_another_workspace(d) -> No
 
 
 def test_cancel_is_for_the_owner_or_an_administrator(d, root: Path) -> None:  # type: ignore[no-untyped-def]
-    (paths.agents_dir(root) / "ini.md").write_text("---\nname: ini\ngroup: initiator\n---\n")
+    Roster(root).set("ini", "initiator")
     doc = d.qms.create("ini", "SOP", "x").data["id"]
     d.edit(doc, "b", user="ini")
     d.qms.checkin("ini", doc)
@@ -84,7 +84,7 @@ def test_assigning_reviewers_is_for_the_quality_group(d, user: str) -> None:  # 
 
 
 def test_review_is_for_an_assigned_reviewer_of_any_group(d, root: Path) -> None:  # type: ignore[no-untyped-def]
-    (paths.agents_dir(root) / "ini.md").write_text("---\nname: ini\ngroup: initiator\n---\n")
+    Roster(root).set("ini", "initiator")
     doc = d.create()
     d.qms.route("claude", doc, "review")
     refuse(d, lambda: d.qms.review("bu", doc, "recommend"), "permission.review")
@@ -104,7 +104,7 @@ def test_approve_and_reject_are_for_an_assigned_approver(d, action: str) -> None
 
 
 def test_approvers_must_be_in_quality_or_reviewer(d, root: Path) -> None:  # type: ignore[no-untyped-def]
-    (paths.agents_dir(root) / "ini.md").write_text("---\nname: ini\ngroup: initiator\n---\n")
+    Roster(root).set("ini", "initiator")
     doc = d.create()
     d.review(doc)
     d.qms.route("claude", doc, "approval")

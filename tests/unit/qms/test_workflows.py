@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdock import paths
 from agentdock.qms.errors import WorkflowViolation
+from agentdock.qms.roster import Roster
 
 
 def archive(root: Path, rel: str) -> list[str]:
@@ -140,7 +140,7 @@ def test_approval_needs_a_review_from_the_quality_group(d, root: Path) -> None: 
     doc = d.create("SOP")
     d.review(doc, "bu")
     # qa moves to another group after reviewing: no quality review remains.
-    (paths.agents_dir(root) / "qa.md").write_text("---\nname: qa\ngroup: reviewer\n---\n")
+    Roster(root).set("qa", "reviewer")
     with pytest.raises(WorkflowViolation) as info:
         d.qms.route("claude", doc, "approval")
     assert info.value.rule == "workflow.route-approval.quality-review"

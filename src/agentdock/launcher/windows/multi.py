@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TextIO
 
 import agentdock
+from agentdock.launcher.hostcerts import ENV_BUNDLES
 from agentdock.launcher.windows.errors import SessionError, TerminalNotFound
 from agentdock.launcher.windows.terminals import (
     TERMINALS,
@@ -214,7 +215,11 @@ def _launch_tmux(
     out: TextIO,
 ) -> int:
     name = options.session or default_session_name(options.project_root)
-    window_env = {k: v for k, v in environ.items() if k.startswith(("AGENTDOCK_", "DOCKER_"))}
+    # AGENTDOCK_/DOCKER_ settings, and the CA bundles the image hash covers (launcher.hostcerts):
+    # a window's launch must see what the parent's build saw, or it would rebuild the image.
+    window_env = {
+        k: v for k, v in environ.items() if k.startswith(("AGENTDOCK_", "DOCKER_")) or k in ENV_BUNDLES
+    }
     session = TmuxSession(name, run, options.tmux_command, window_env)
     windows = plan_windows(agents, options, name)
     session.create(windows)
