@@ -28,7 +28,7 @@ def _install(session: nox.Session, extras: str = "test") -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit, integration and security tests (integration needs Docker; see README)."""
+    """Unit, integration and security (attack) tests (integration and security need Docker; see README)."""
     _install(session)
     session.run(*PYTEST, "tests/unit", "tests/integration", "tests/security", *session.posargs)
 

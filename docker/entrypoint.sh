@@ -40,6 +40,9 @@ if [ -n "${GH_TOKEN:-}" ]; then
     fi
 fi
 
+# With a read-only root, $HOME is an empty tmpfs: give bash its usual dotfiles back.
+[ -e "$HOME/.bashrc" ] || cp -a /etc/skel/. "$HOME"/ 2>/dev/null || true
+
 # git refuses repositories owned by another uid ("dubious ownership"); the project is read-only here
 git config --global --add safe.directory '*'
 

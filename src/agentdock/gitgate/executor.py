@@ -1,16 +1,19 @@
 """Run approved git invocations: argument lists, no shell, fixed environment, timeout, output cap.
 
-Each step runs as ``["git", *argv]`` with ``cwd`` = the project root, stdin
-from ``/dev/null``, in its own session (no controlling terminal: nothing can
-prompt) and an environment built from an allow-list plus fixed values
-(``GIT_TERMINAL_PROMPT=0``, ``GIT_PAGER=cat``, ``GIT_EDITOR=true``…).  A step
-that outlives the timeout is killed with its whole process group.  A chain
-stops at the first step that fails; every step that ran is reported.
+Each step is turned into a :class:`~agentdock.gitgate.runtime.Launch` by the
+:class:`~agentdock.gitgate.runtime.GitRuntime` (hardened settings, the sandbox, the uid) and
+runs with ``cwd`` = the project root, stdin from ``/dev/null``, in its own session (no
+controlling terminal: nothing can prompt) and an environment built from an allow-list plus
+fixed values (``GIT_TERMINAL_PROMPT=0``, ``GIT_PAGER=cat``, ``GIT_EDITOR=true``…).  Read-only
+steps get a short timeout, the others a longer one; a step that outlives it is killed with its
+whole process group (the sandbox dies with it).  A chain stops at the first step that fails;
+every step that ran is reported.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -23,7 +26,10 @@ import anyio
 from anyio.abc import ByteReceiveStream
 
 from agentdock.gitgate.errors import ExecutionError
+from agentdock.gitgate.hardening import config_env
 from agentdock.gitgate.invocation import Invocation
+from agentdock.gitgate.runtime import GitRuntime, Launch
+from agentdock.gitgate.stepkind import StepKind
 
 __all__ = ["ENV_ALLOWLIST", "ChainResult", "ExecLimits", "StepResult", "build_env", "run_chain", "run_step"]
 
@@ -55,9 +61,15 @@ _FIXED_ENV = {
 
 @dataclass(frozen=True)
 class ExecLimits:
+    #: steps that write or use the network
     timeout_s: float = 120.0
+    #: steps that only read (never longer than ``timeout_s``)
+    read_timeout_s: float = 30.0
     #: per stream (stdout, stderr) of each step; the rest is read and dropped
     max_output_bytes: int = 256 * 1024
+
+    def timeout_for(self, kind: StepKind) -> float:
+        return min(self.read_timeout_s, self.timeout_s) if kind is StepKind.READ else self.timeout_s
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,8 @@ def build_env(source: Mapping[str, str], root: Path, git_dir: Path | None = None
     env["GIT_DIR"] = str(git_dir if git_dir is not None else root / ".git")
     env["GIT_WORK_TREE"] = str(root)
     env["GIT_CEILING_DIRECTORIES"] = str(root.parent)
+    # hardened even before the runtime adds the caller's identity (the gateway's own reads use this)
+    env.update(config_env(os.devnull, os.devnull, (str(root), env["GIT_DIR"])))
     return env
 
 
@@ -129,25 +143,29 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-async def run_step(inv: Invocation, root: Path, env: Mapping[str, str], limits: ExecLimits) -> StepResult:
-    argv = ["git", *inv.argv]
+async def run_step(launch: Launch, limits: ExecLimits) -> StepResult:
     started = time.monotonic()
+    timeout_s = limits.timeout_for(launch.kind)
+    switch = launch.run_as.uid is not None
     try:
         proc = await anyio.open_process(
-            argv,
-            cwd=root,
-            env=dict(env),
+            list(launch.argv),
+            cwd=launch.cwd,
+            env=dict(launch.env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            user=launch.run_as.uid,
+            group=launch.run_as.gid,
+            extra_groups=[] if switch else None,
         )
     except OSError as exc:
-        raise ExecutionError(f"cannot start git in {root}: {exc}") from exc
+        raise ExecutionError(f"cannot start git in {launch.cwd}: {exc}") from exc
     out, err = _Capped(limits.max_output_bytes), _Capped(limits.max_output_bytes)
     timed_out = False
     try:
-        with anyio.move_on_after(limits.timeout_s) as scope:
+        with anyio.move_on_after(timeout_s) as scope:
             async with anyio.create_task_group() as tg:
                 assert proc.stdout is not None and proc.stderr is not None
                 tg.start_soon(out.drain, proc.stdout)
@@ -160,10 +178,10 @@ async def run_step(inv: Invocation, root: Path, env: Mapping[str, str], limits: 
         with anyio.CancelScope(shield=True):
             await proc.aclose()
     return StepResult(
-        command=inv.display,
+        command=launch.display,
         exit_code=None if timed_out else proc.returncode,
         stdout=out.text(),
-        stderr=err.text() + (f"\n[killed after {limits.timeout_s:g}s timeout]" if timed_out else ""),
+        stderr=err.text() + (f"\n[killed after {timeout_s:g}s timeout]" if timed_out else ""),
         truncated=out.truncated or err.truncated,
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
@@ -171,12 +189,18 @@ async def run_step(inv: Invocation, root: Path, env: Mapping[str, str], limits: 
 
 
 async def run_chain(
-    invocations: Sequence[Invocation], root: Path, env: Mapping[str, str], limits: ExecLimits
+    invocations: Sequence[Invocation], runtime: GitRuntime, agent: str | None, limits: ExecLimits
 ) -> ChainResult:
-    """Run the steps in order; stop at the first one that does not exit 0."""
+    """Run the steps in order, each prepared at the moment it starts; stop at the first failure."""
     results: list[StepResult] = []
     for inv in invocations:
-        result = await run_step(inv, root, env, limits)
+        launch = await anyio.to_thread.run_sync(runtime.launch, inv, agent)
+        result = await run_step(launch, limits)
+        notes = await anyio.to_thread.run_sync(
+            runtime.after_step, launch, inv, result.ok, result.stdout, result.stderr
+        )
+        if notes:
+            result = dataclasses.replace(result, stderr=result.stderr + "\n".join(notes) + "\n")
         results.append(result)
         if not result.ok:
             break

@@ -1,7 +1,8 @@
 """The gateway: judge a command for a caller, run it, record who ran what, render the answer.
 
-Chains run one at a time (a lock around execution), so two agents' commands never
-interleave inside one repository.  Transport-free: the MCP server (``server.py``) calls :meth:`GitGateway.execute`
+Chains are scheduled fairly (:mod:`agentdock.gitgate.scheduler`: one at a time per agent,
+agents concurrently, chains that write the working tree one at a time) and each step is launched
+by the :class:`~agentdock.gitgate.runtime.GitRuntime` (hardened, sandboxed).  Transport-free: the MCP server (``server.py``) calls :meth:`GitGateway.execute`
 with the command and the caller's identity (from the bearer token over HTTP),
 and turns the :class:`Outcome` into a tool result.
 """
@@ -25,6 +26,9 @@ from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, RepoFacts, load_
 from agentdock.gitgate.guard import confine
 from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.policy import judge
+from agentdock.gitgate.runtime import GitRuntime
+from agentdock.gitgate.scheduler import DEFAULT_MAX_QUEUED, Scheduler
+from agentdock.gitgate.stepkind import classify
 
 __all__ = ["GateConfig", "GitGateway", "Outcome", "render"]
 
@@ -41,6 +45,10 @@ class GateConfig:
     limits: ExecLimits = field(default_factory=ExecLimits)
     #: JSON-lines record of every request (agent, command, outcome); None keeps only the log
     audit_file: Path | None = None
+    #: "auto" (bubblewrap on Linux, required there), "bwrap" or "off" (see runtime.SANDBOX_MODES)
+    sandbox: str = "auto"
+    #: chains per agent running or waiting; one more is refused (rule ``queue-full``)
+    max_queued_per_agent: int = DEFAULT_MAX_QUEUED
 
 
 @dataclass(frozen=True)
@@ -75,13 +83,23 @@ class GitGateway:
         *,
         facts_loader: FactsLoader = _default_facts,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        runtime: GitRuntime | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.config = config
         self._facts = facts_loader
         self._clock = clock
         self._audit_lock = threading.Lock()
-        #: one chain at a time: another agent's steps never land between ``add`` and ``commit``
-        self._run_lock = anyio.Lock()
+        self.runtime = runtime or GitRuntime.start(
+            config.root.resolve(),
+            Path(config.env.get("GIT_DIR", config.root.resolve() / ".git")),
+            config.env,
+            mode=config.sandbox,
+        )
+        self.scheduler = scheduler or Scheduler(config.max_queued_per_agent)
+
+    def close(self) -> None:
+        self.runtime.close()
 
     async def execute(self, command: str, agent: str) -> Outcome:
         facts = await anyio.to_thread.run_sync(self._facts, self.config, agent)
@@ -90,8 +108,11 @@ class GitGateway:
         except Refused as refused:
             outcome = Outcome(agent=agent, command=command, refused=refused)
         else:
-            async with self._run_lock:
-                outcome = await self._run_confined(command, agent, invocations, facts)
+            try:
+                async with self.scheduler.slot(agent, [classify(inv) for inv in invocations]):
+                    outcome = await self._run_confined(command, agent, invocations, facts)
+            except Refused as refused:
+                outcome = Outcome(agent=agent, command=command, refused=refused)
         self._record(outcome)
         return outcome
 
@@ -115,7 +136,7 @@ class GitGateway:
                     log.info("agent=%s step %d refused after %d ran: %s", agent, number, len(steps), refused)
                 ran = ChainResult(steps=tuple(steps), planned=planned) if steps else None
                 return Outcome(agent=agent, command=command, refused=refused, result=ran)
-            chain = await run_chain([confined], self.config.root, self.config.env, self.config.limits)
+            chain = await run_chain([confined], self.runtime, agent, self.config.limits)
             steps += chain.steps
             if not chain.ok:
                 break

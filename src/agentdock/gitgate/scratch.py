@@ -108,3 +108,65 @@ def scratch_repository(base: Path) -> Iterator[ScratchRepo]:
     git(root, env, "branch", "feature")
     git(root, env, "push", "-q", "origin", "feature")
     yield ScratchRepo(root=root, remote=remote, upstreams=upstreams, env=env)
+
+
+@dataclass(frozen=True)
+class FetchGate:
+    """Holds ``fetch``/``pull`` from the scratch remote until a test lets them through.
+
+    The remote's ``uploadpack`` program (set in the project's ``.git/config``, as a person could)
+    records each arrival in ``arrivals`` and, unless the gate is open, waits on a FIFO for a
+    go-ahead.  Everything lives inside the remote, the one host folder a fetch's sandbox sees.
+    Hooks cannot do this: the gateway runs git with hooks off.
+    """
+
+    folder: Path
+
+    @property
+    def fifo(self) -> Path:
+        return self.folder / "go.fifo"
+
+    def arrivals(self) -> int:
+        log = self.folder / "arrivals"
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    def open(self) -> None:
+        """Let every fetch through from now on (and the waiting ones: see :meth:`release`)."""
+        (self.folder / "open").touch()
+
+    def close(self) -> None:
+        (self.folder / "open").unlink(missing_ok=True)
+
+    def release(self) -> bool:
+        """Let one waiting fetch through; False when none is waiting yet."""
+        try:
+            fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            os.write(fd, b"go\n")
+        finally:
+            os.close(fd)
+        return True
+
+
+def install_fetch_gate(repo: ScratchRepo, *, opened: bool = True) -> FetchGate:
+    folder = repo.remote / "gate"
+    folder.mkdir(exist_ok=True)
+    gate = FetchGate(folder)
+    if not gate.fifo.exists():
+        os.mkfifo(gate.fifo)
+    script = folder / "upload-pack"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"echo arrived >> '{folder}/arrivals'\n"
+        f"[ -e '{folder}/open' ] || read go < '{gate.fifo}'\n"
+        'exec git-upload-pack "$@"\n'
+    )
+    script.chmod(0o755)
+    if opened:
+        gate.open()
+    else:
+        gate.close()
+    repo.git("config", "remote.origin.uploadpack", str(script))
+    return gate

@@ -3,7 +3,13 @@
     git-mcp --transport {stdio,streamable-http} [--host H]... [--port 8001] --project-root DIR
             [--protect PATH]... [--protect-branch NAME]... [--user NAME] [--allow-root]
             [limits: --read-timeout S, --max-body-bytes N, ...]
+            [--sandbox {auto,bwrap,off} | --no-sandbox] [--max-queued N] [--read-step-timeout S]
     git-mcp --explain-policy
+    git-mcp --check --project-root DIR     # how git would run here (sandbox, uid); exit 1 when it cannot
+
+Each git step runs hardened and, on Linux, inside a bubblewrap sandbox (see
+``docs/security/git-sandbox.md``); the decision is logged at start.  Where the sandbox cannot work
+the server refuses to start unless ``--no-sandbox`` is given.
 
 The shared flags, start-up (bind, drop root, serve), limits and error shapes are the
 shared host's (:mod:`agentdock.mcphost.options`, :mod:`agentdock.mcphost.serve`,
@@ -48,6 +54,8 @@ from agentdock.gitgate.executor import ExecLimits, build_env
 from agentdock.gitgate.facts import DEFAULT_PROTECTED_BRANCHES, normalise_protect, repository_dir
 from agentdock.gitgate.gateway import GateConfig, GitGateway, render
 from agentdock.gitgate.policy import explain
+from agentdock.gitgate.runtime import SANDBOX_MODES
+from agentdock.gitgate.scheduler import DEFAULT_MAX_QUEUED
 from agentdock.mcphost.options import ServerOptions, resolve_options, server_parser
 from agentdock.mcphost.results import invalid_params, refusal, require_caller, to_call_result
 
@@ -143,7 +151,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"a branch no push may delete (default: {', '.join(DEFAULT_PROTECTED_BRANCHES)})",
     )
-    p.add_argument("--timeout", type=float, default=ExecLimits.timeout_s, help="seconds per git step")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=ExecLimits.timeout_s,
+        help="seconds per git step that writes or fetches",
+    )
+    p.add_argument(
+        "--read-step-timeout",
+        type=float,
+        default=ExecLimits.read_timeout_s,
+        help="seconds per read-only git step (status, log, diff…)",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=SANDBOX_MODES,
+        default="auto",
+        help="auto: bubblewrap on Linux (required there), none elsewhere; bwrap: required; off: none",
+    )
+    p.add_argument("--no-sandbox", action="store_true", help="same as --sandbox off (logged at start)")
+    p.add_argument(
+        "--max-queued",
+        type=int,
+        default=DEFAULT_MAX_QUEUED,
+        help="git commands per agent running or waiting; more are refused (rule queue-full)",
+    )
+    p.add_argument("--check", action="store_true", help="report how git would run here and exit")
     p.add_argument(
         "--max-output", type=int, default=ExecLimits.max_output_bytes, help="bytes kept per stream"
     )
@@ -163,8 +196,10 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         protect = tuple(normalise_protect(root, value) for value in args.protect)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    if args.timeout <= 0 or args.max_output <= 0:
-        raise ConfigError("--timeout and --max-output must be positive")
+    if args.timeout <= 0 or args.max_output <= 0 or args.read_step_timeout <= 0:
+        raise ConfigError("--timeout, --read-step-timeout and --max-output must be positive")
+    if args.max_queued < 1:
+        raise ConfigError("--max-queued must be at least 1")
     try:
         options = resolve_options(
             "git-mcp", args, environ, root=root, default_port=DEFAULT_PORT, env_prefix="GIT_MCP"
@@ -181,8 +216,12 @@ def resolve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
         env=build_env(environ, root, git_dir),
         protect=protect,
         protected_branches=(*DEFAULT_PROTECTED_BRANCHES, *args.protect_branch),
-        limits=ExecLimits(timeout_s=args.timeout, max_output_bytes=args.max_output),
+        limits=ExecLimits(
+            timeout_s=args.timeout, read_timeout_s=args.read_step_timeout, max_output_bytes=args.max_output
+        ),
         audit_file=audit,
+        sandbox="off" if args.no_sandbox else args.sandbox,
+        max_queued_per_agent=args.max_queued,
     )
     return config, options
 
@@ -201,6 +240,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 2
     # the audit lines are INFO: git-mcp logs at least that much
     setup_logging(logging.DEBUG if options.log_level == "debug" else logging.INFO)
+    if args.check:
+        return _check(config)
 
     def build() -> MCPServer[Any]:
         # after the host dropped root: git's environment (HOME…) is the owner's
@@ -210,6 +251,20 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return build_server(GitGateway(gate), stdio_user=options.stdio_user)
 
     return run_server(options, build)
+
+
+def _check(config: GateConfig) -> int:
+    """``--check``: decide the sandbox as the server would, print it; 1 when it cannot work."""
+    try:
+        gateway = GitGateway(config)
+    except ConfigError as exc:
+        print(f"git-mcp: {exc}", file=sys.stderr)
+        return 1
+    status = gateway.runtime.status
+    print(f"git-mcp: project {config.root}")
+    print(f"git-mcp: sandbox {status.mode}: {status.detail}")
+    gateway.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

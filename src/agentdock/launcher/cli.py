@@ -18,6 +18,7 @@ from agentdock.clirun import run_cli
 from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.inbox.errors import InboxError
 from agentdock.launcher.errors import LauncherError
+from agentdock.launcher.hardening import ContainerLimits, format_bytes, limits_from
 from agentdock.launcher.image import DEFAULT_TAG, agentdock_checkout, prepare_context
 from agentdock.launcher.project import default_data_dir, resolve_project_root
 from agentdock.launcher.session import (
@@ -111,6 +112,24 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=environ.get("AGENTDOCK_PROJECTS", "agentdock-projects"),
         help="what to mount at /projects: a named volume (default agentdock-projects) or a host folder",
     )
+    limits = parser.add_argument_group(
+        "container limits and network (flag > environment > default)",
+        "Every agent container runs with no capabilities, no-new-privileges and a read-only root.",
+    )
+    limits.add_argument(
+        "--memory", help="memory limit per agent, swap included (AGENTDOCK_MEMORY; default 2g)"
+    )
+    limits.add_argument(
+        "--pids-limit", help="processes+threads per agent (AGENTDOCK_PIDS_LIMIT; default 512)"
+    )
+    limits.add_argument("--cpus", help="CPUs per agent, e.g. 2 or 0.5 (AGENTDOCK_CPUS; default 2)")
+    limits.add_argument(
+        "--network-policy",
+        choices=("open", "strict"),
+        default=environ.get("AGENTDOCK_NETWORK_POLICY") or "open",
+        help="open: internet, host and LAN; strict: internet plus the two server ports on the host, "
+        "no other host port, no LAN (iptables, needs root) (AGENTDOCK_NETWORK_POLICY; default open)",
+    )
     parser.add_argument("--ready-timeout", type=float, default=90.0, help="seconds to wait for readiness")
     parser.add_argument("--server-timeout", type=float, default=30.0, help="seconds to wait for the servers")
     parser.add_argument(
@@ -136,16 +155,25 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
 
 def multi_options(
-    args: argparse.Namespace, root: Path, servers: Servers, projects: str | Path, extra: Sequence[str]
+    args: argparse.Namespace,
+    root: Path,
+    servers: Servers,
+    projects: str | Path,
+    extra: Sequence[str],
+    *,
+    limits: ContainerLimits | None = None,
 ) -> MultiLaunchOptions:
     """How `launch_many` opens the windows: every window's ``./launch.sh <agent>`` gets the same
-    project, ports, image, /projects, --shell and --no-host-certs (not --rebuild/--no-attach: the image is built
-    and the windows attach)."""
+    project, ports, image, /projects, limits, network policy, --shell and --no-host-certs (not
+    --rebuild/--no-attach: the image is built and the windows attach)."""
+    limits = limits or ContainerLimits()
     passthrough = (
         *(("--shell",) if args.shell else ()),
         *("--qms-port", str(servers.qms_port)),
         *(("--git-port", str(servers.git_port)) if servers.git_port is not None else ("--no-git",)),
         *("--image", args.image, "--projects", str(projects)),
+        *("--memory", format_bytes(limits.memory_bytes), "--pids-limit", str(limits.pids)),
+        *("--cpus", f"{limits.cpus:g}", "--network-policy", args.network_policy),
         *(("--no-host-certs",) if args.no_host_certs else ()),
         *(("--", *extra) if extra else ()),
     )
@@ -184,6 +212,11 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     if len(agents) > 1 and args.no_attach:
         reporter.error("--no-attach starts one agent; name a single agent with it")
         return 2
+    try:
+        limits = limits_from(args.memory, args.pids_limit, args.cpus, env)
+    except LauncherError as exc:
+        reporter.error(str(exc))
+        return 2
     projects: str | Path = args.projects
     if "/" in str(projects):
         projects = Path(projects).expanduser().resolve()
@@ -204,6 +237,8 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         projects=projects,
         ready_timeout_s=args.ready_timeout,
         server_timeout_s=args.server_timeout,
+        limits=limits,
+        network_policy=args.network_policy,
         extra_args=extra,
         host_certs=not args.no_host_certs,
         git=not args.no_git,
@@ -216,7 +251,9 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
             detect_terminal(host_platform(env), requested=args.terminal, force_tmux=args.tmux)
             root, servers = prepare_many(options, agents, reporter)
             reporter.step(f"Opening a window per agent ({', '.join(agents)}) and one for the inbox watcher")
-            return launch_many(agents, multi_options(args, root, servers, projects, extra), environ=env)
+            return launch_many(
+                agents, multi_options(args, root, servers, projects, extra, limits=limits), environ=env
+            )
     except (LauncherError, InboxError) as exc:
         reporter.error(str(exc))
         return 1
@@ -230,8 +267,9 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
 
 def _stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """``agentdock stop``: list what runs for which project; stop this project's servers (--all: every
-    project's; --containers: their agent containers too)."""
-    from agentdock.launcher.containers import existing_containers, remove_container
+    project's; --containers: their agent containers too) and remove their strict network rules."""
+    from agentdock.launcher.containers import existing_containers, project_key, remove_container
+    from agentdock.launcher.netpolicy import release_strict, strict_network_in_use
     from agentdock.launcher.servers import stop_servers
     from agentdock.launcher.session import connect_docker
 
@@ -264,6 +302,14 @@ def _stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         except LauncherError as exc:
             reporter.error(str(exc))
             return 1
+
+    def strict_in_use() -> bool:
+        try:
+            with connect_docker() as client:
+                return strict_network_in_use(client)
+        except LauncherError:
+            return True  # cannot tell: keep the rejecting chains (fail closed)
+
     for root in roots:
         if args.containers:
             try:
@@ -277,6 +323,13 @@ def _stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         stopped = stop_servers(root)
         where = f"no pid files in {paths.run_dir(root)}"
         reporter.step(f"Stopped ({root}) " + (", ".join(stopped) if stopped else f"nothing ({where})"))
+        try:
+            removed = release_strict(project_key(root), strict_in_use)
+        except LauncherError as exc:
+            reporter.error(str(exc))
+            return 1
+        if removed:
+            reporter.step(f"Removed ({root}) the strict network policy's " + ", ".join(removed))
     others = [str(r) for r in running if r not in roots]
     if others:
         reporter.info(f"still running for {', '.join(others)}: `./launch.sh stop --all` stops them too")

@@ -8,6 +8,11 @@ This is the API the soak harness uses to launch containers exactly as
     wait_until_ready(container, timeout_s=60)
     ...
     remove_container(container)
+
+Every container gets least privilege (`hardening.run_options`: no capabilities,
+no-new-privileges, read-only root with tmpfs scratch, ``spec.limits``) and joins the
+agents' network of ``spec.network_policy`` (`netpolicy.ensure_network`; for ``strict``
+the caller sets the firewall rules first with `netpolicy.apply_strict`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from docker.types import Mount
 
 from agentdock.defaults import IMAGE_TAG
 from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady, DockerError
+from agentdock.launcher.hardening import ContainerLimits, run_options
 from agentdock.launcher.layout import ContainerLayout, LayoutSpec, plan_layout, prepare_host
+from agentdock.launcher.netpolicy import LABEL_POLICY, ensure_network
 from agentdock.launcher.project import container_project_dir
 
 __all__ = [
@@ -59,6 +66,9 @@ class AgentContainerSpec:
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     init: bool = True
+    limits: ContainerLimits = field(default_factory=ContainerLimits)  # memory, pids, cpus
+    read_only_root: bool = True  # tmpfs scratch space where Claude Code writes (hardening.py)
+    network_policy: str = "open"  # "strict": the caller has set the rules (netpolicy.apply_strict)
 
 
 def project_key(root: Any) -> str:
@@ -113,7 +123,16 @@ def start_agent_container(
     prepare_host(layout, uid=spec.uid, gid=spec.gid)
     name = container_name(spec)
     environment = {**layout.environment, **spec.environment, "SETUP_ONLY": "1" if spec.setup_only else "0"}
-    labels = {LABEL_ROLE: "agent", LABEL_AGENT: agent, LABEL_PROJECT: project_key(root), **spec.labels}
+    labels = {
+        LABEL_ROLE: "agent",
+        LABEL_AGENT: agent,
+        LABEL_PROJECT: project_key(root),
+        LABEL_POLICY: spec.network_policy,
+        **spec.labels,
+    }
+    network = ensure_network(client, spec.network_policy)
+    hardening = run_options(spec.limits, uid=spec.uid, gid=spec.gid, read_only_root=spec.read_only_root)
+    tmpfs = {**hardening.pop("tmpfs", {}), **layout.tmpfs}
     try:
         return client.containers.run(
             spec.image,
@@ -121,7 +140,9 @@ def start_agent_container(
             name=name,
             hostname=f"{agent.replace('_', '-')}-agent",
             mounts=_mounts(layout),
-            tmpfs=dict(layout.tmpfs),
+            tmpfs=tmpfs,
+            network=network.name,
+            **hardening,
             environment=environment,
             working_dir=layout.project_dir,
             extra_hosts={"host.docker.internal": "host-gateway"},

@@ -2,8 +2,11 @@
 
 Checks, in order (later ones are skipped when what they need is missing):
 engine, docker CLI, project and agents, image (present, inputs unchanged),
-tokens, servers (MCP ``initialize``), and an MCP round trip through the proxy
-from inside a throwaway container — the path an agent's Claude Code uses.
+tokens, servers (MCP ``initialize``; a warning when one runs as root), an MCP round
+trip through the proxy from inside a throwaway container — the path an agent's Claude
+Code uses — and, for each running agent container of the project, its limits,
+capability bounding set, no-new-privileges, read-only root, network and policy
+(with the strict policy's iptables rules checked when root can read them).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.launcher.errors import LauncherError
 from agentdock.launcher.hostcerts import host_ca_certificates
 from agentdock.launcher.image import LABEL_INPUTS, ImageSpec, agentdock_checkout, container_ids, inputs_hash
+from agentdock.launcher.inspect import container_posture, process_uid
 from agentdock.launcher.layout import PROXY_PATH
+from agentdock.launcher.netpolicy import LABEL_POLICY, project_tag, strict_state
 from agentdock.launcher.ports import Ports, registered_projects
 from agentdock.launcher.project import agent_names, is_git_work_tree, resolve_project_root
 from agentdock.launcher.servers import PROTOCOL_VERSION, Probe, mcp_initialize, server_specs
@@ -47,6 +52,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False  # ok, but worth a look (printed as [warn], not counted as a failure)
 
 
 def proxy_round_trip(client: Any, image: str, url: str, token: str, *, wait_s: int = 30) -> Probe:
@@ -77,6 +83,9 @@ def proxy_round_trip(client: Any, image: str, url: str, token: str, *, wait_s: i
             },
             extra_hosts={"host.docker.internal": "host-gateway"},
             labels={"io.agentdock.role": "doctor"},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            pids_limit=64,
         )
         result = container.wait(timeout=wait_s + 15)
         out = bytes(container.logs(stdout=True, stderr=False)).decode("utf-8", "replace").strip()
@@ -135,6 +144,30 @@ def _checks(
     return checks
 
 
+def _git_sandbox(root: Path) -> Check:
+    """``git-mcp --check``: whether git steps will run in the sandbox here (docs/security/git-sandbox.md)."""
+    import subprocess
+
+    from agentdock.defaults import child_env
+    from agentdock.launcher.project import find_console_script
+
+    try:
+        done = subprocess.run(
+            [*find_console_script("git-mcp"), "--check", "--project-root", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=child_env(),
+        )
+    except (OSError, subprocess.SubprocessError, LauncherError) as exc:
+        return Check("git sandbox", False, f"git-mcp --check could not run: {exc}")
+    text = (done.stdout + done.stderr).strip().splitlines()
+    detail = next((line for line in text if "sandbox" in line), text[-1] if text else "no output")
+    fix = "" if done.returncode == 0 else "install bubblewrap (apt install bubblewrap), or see git-sandbox.md"
+    return Check("git sandbox", done.returncode == 0 and "sandbox bwrap" in detail, detail, fix)
+
+
 def _with_engine(
     client: Any,
     *,
@@ -166,6 +199,8 @@ def _with_engine(
             Check("project", False, str(exc), "pass --project-root DIR, or run ./launch.sh once"),
         ]
 
+    if is_git_work_tree(root):
+        checks.append(_git_sandbox(root))
     image_ok = False
     try:
         labels = client.images.get(image).attrs.get("Config", {}).get("Labels") or {}
@@ -202,7 +237,7 @@ def _with_engine(
     except (AuthError, OSError) as exc:
         checks.append(Check("tokens", False, f"{exc}", "agentdock token <agent> --project-root DIR"))
     if token is None:
-        return checks
+        return [*checks, *_agent_checks(client, root)]
 
     recorded = registered_projects(data_dir).get(root.resolve(), Ports(QMS_PORT, GIT_PORT))
     qms_port = recorded.qms if qms_port is None else qms_port
@@ -226,6 +261,7 @@ def _with_engine(
             )
             if probe.ok:
                 healthy.append(spec)
+    checks.extend(_server_users(root, healthy))
     if image_ok and healthy:
         spec = healthy[0]
         probe = proxy_round_trip(client, image, f"http://host.docker.internal:{spec.port}/mcp", token)
@@ -237,7 +273,108 @@ def _with_engine(
                 "" if probe.ok else "servers must bind the Docker bridge gateway; see the logs",
             )
         )
+    return [*checks, *_agent_checks(client, root)]
+
+
+def _server_users(root: Path, specs: list[Any]) -> list[Check]:
+    """For each healthy server: the uid its process runs as; a warning when that is root."""
+    from agentdock.launcher.servers import read_pid_file, server_processes
+
+    found = server_processes(root)
+    checks = []
+    for spec in specs:
+        pid = read_pid_file(spec.pid_file)
+        if pid is None or pid not in found:  # started by hand: find it by its argv
+            pid = next((p for p in found if spec.command in _cmdline(p)), None)
+        uid = process_uid(pid) if pid is not None else None
+        if pid is None or uid is None:
+            continue
+        if uid == 0:
+            checks.append(
+                Check(
+                    f"{spec.command} user",
+                    True,
+                    f"pid {pid} runs as root: a flaw in it would hand an agent the host",
+                    "stop it (./launch.sh stop) and launch as an ordinary user",
+                    warn=True,
+                )
+            )
+        else:
+            checks.append(Check(f"{spec.command} user", True, f"pid {pid} runs as uid {uid}"))
     return checks
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _agent_checks(client: Any, root: Path) -> list[Check]:
+    """For each running agent container of ``root``: its limits, capabilities and network policy."""
+    from agentdock.launcher.containers import existing_containers, project_key
+
+    try:
+        running = [c for c in existing_containers(client, root) if c.status == "running"]
+    except LauncherError as exc:
+        return [Check("agent containers", False, str(exc))]
+    if not running:
+        return [Check("agent containers", True, "none running")]
+    checks = []
+    relaunch = "relaunch it: ./launch.sh stop --containers, then ./launch.sh <agent>"
+    for container in running:
+        posture = container_posture(container)
+        problems = posture.problems
+        checks.append(
+            Check(
+                f"container {posture.name}",
+                not problems,
+                posture.describe() + (f" -- {'; '.join(problems)}" if problems else ""),
+                relaunch if problems else "",
+            )
+        )
+    policies = {container_posture_policy(c) for c in running}
+    if "strict" in policies:
+        state = strict_state()
+        tag = project_tag(project_key(root))
+        if not state.readable:
+            checks.append(
+                Check("network policy", True, f"strict; rules unreadable ({state.detail})", warn=True)
+            )
+        elif state.active and tag in state.allowances:
+            checks.append(
+                Check(
+                    "network policy",
+                    True,
+                    f"strict: iptables rules in place, host ports {state.allowances[tag]} allowed",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "network policy",
+                    False,
+                    "strict containers run but the iptables rules are missing: they reach the LAN and host",
+                    "./launch.sh --network-policy strict <agent> sets them again",
+                )
+            )
+    if "strict" not in policies or len(policies) > 1:
+        checks.append(
+            Check(
+                "network policy",
+                True,
+                "open: agents reach the internet, every host port and the LAN",
+                "./launch.sh --network-policy strict limits the host to the two server ports",
+                warn=True,
+            )
+        )
+    return checks
+
+
+def container_posture_policy(container: Any) -> str:
+    labels = (container.attrs.get("Config") or {}).get("Labels") or {}
+    return str(labels.get(LABEL_POLICY, "open"))
 
 
 def run_doctor(
@@ -251,9 +388,9 @@ def run_doctor(
 ) -> int:
     checks = _checks(project_root, data_dir, image, qms_port, git_port)
     for check in checks:
-        mark = "ok  " if check.ok else "FAIL"
+        mark = ("warn" if check.warn else "ok  ") if check.ok else "FAIL"
         print(f"[{mark}] {check.name}: {check.detail}", file=stream)
-        if not check.ok and check.fix:
+        if (check.warn or not check.ok) and check.fix:
             print(f"       fix: {check.fix}", file=stream)
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)} ok, {len(failed)} to fix", file=stream)

@@ -7,6 +7,7 @@
     │   ├── AgentAlreadyRunning        a container for this agent and project exists
     │   └── ContainerNotReady          the container died or missed the readiness deadline (carries logs)
     ├── ServerError                    qms-mcp / git-mcp could not be started or did not become healthy
+    ├── NetworkPolicyError             --network-policy strict could not be set or removed (iptables, root)
     ├── LockTimeout                    another launch held a step's lock (image, servers) for too long
     └── TokenError                     the agent's bearer token could not be provisioned
 
@@ -24,6 +25,7 @@ __all__ = [
     "ImageBuildError",
     "LauncherError",
     "LockTimeout",
+    "NetworkPolicyError",
     "ServerError",
     "TokenError",
 ]
@@ -80,3 +82,7 @@ class LockTimeout(LauncherError):
 
 class TokenError(LauncherError):
     """The agent's bearer token could not be provisioned."""
+
+
+class NetworkPolicyError(LauncherError):
+    """The strict network policy (iptables rules) could not be set, read or removed."""

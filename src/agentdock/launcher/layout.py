@@ -6,13 +6,15 @@
     /<project>/.claude/users                 empty read-only tmpfs: other agents' folders are absent
     /<project>/.claude/users/<agent>/workspace   read-write (checkouts land here)
     /<project>/.claude/users/<agent>/inbox   read-only (tasks routed to the agent)
-    /<project>/.claude/sessions              read-write
+    /<project>/.claude/sessions              read-only (the project's), other agents' notes visible
+    /<project>/.claude/sessions/<agent>      read-write: this agent's own session notes
     /<project>/.agentdock                    empty read-only tmpfs: the token store is absent
     /<project>/.mcp.json                     overlay: qms + git through /proxy/mcp_proxy.py, own token
     /<project>/.claude/settings.local.json   overlay: project MCP servers enabled
     /<project>/CLAUDE.md                     overlay: .claude/agents/<agent>.md (agents other than claude)
     /home/agent/.claude                      the agent's Claude config dir (CLAUDE_CONFIG_DIR), read-write
-    /projects                                read-write (named volume or host folder)
+    /projects                                read-write, the agent's own: volume <name>-<agent>,
+                                             or <host folder>/<agent>
     /home/agent/.ssh                         read-only, when the host user has one
 
 Overlay files are written to ``<root>/.agentdock/overlays/<agent>/`` (masked in
@@ -176,18 +178,21 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
 
     workspace = paths.agent_workspace_dir(root, spec.agent)
     inbox = paths.agent_inbox_dir(root, spec.agent)
-    sessions = paths.sessions_dir(root)
+    # Per agent, so no folder is writable by two agents (a channel between them otherwise).
+    sessions = paths.sessions_dir(root) / spec.agent
     config = paths.agent_container_dir(root, spec.agent)
     binds += [
         Bind(str(workspace), f"{own_in}/workspace", read_only=False),
         Bind(str(inbox), f"{own_in}/inbox", read_only=True),
-        Bind(str(sessions), f"{proj}/.claude/sessions", read_only=False),
+        Bind(str(sessions), f"{proj}/.claude/sessions/{spec.agent}", read_only=False),
         Bind(str(config), CONTAINER_CONFIG_DIR, read_only=False),
     ]
+    own_projects: tuple[Path, ...] = ()
     if isinstance(spec.projects, Path):
-        binds.append(Bind(str(spec.projects), "/projects", read_only=False))
+        own_projects = (spec.projects / spec.agent,)
+        binds.append(Bind(str(own_projects[0]), "/projects", read_only=False))
     else:
-        binds.append(Bind(spec.projects, "/projects", read_only=False, volume=True))
+        binds.append(Bind(f"{spec.projects}-{spec.agent}", "/projects", read_only=False, volume=True))
     if spec.ssh_dir is not None and spec.ssh_dir.is_dir():
         binds.append(Bind(str(spec.ssh_dir), f"{CONTAINER_HOME}/.ssh", read_only=True))
 
@@ -205,7 +210,7 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         overlay_dir=overlay_dir,
         overlays=overlays,
         stubs=tuple(stubs),
-        writable_dirs=(workspace, sessions, config, inbox),
+        writable_dirs=(workspace, sessions, config, inbox, *own_projects),
     )
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "read_pid_file",
     "server_processes",
     "server_specs",
+    "servers_keep_root",
     "start_server",
     "stop_servers",
 ]
@@ -56,6 +57,7 @@ class ServerSpec:
     root: Path
     port: int
     hosts: tuple[str, ...] = ("127.0.0.1",)
+    allow_root: bool = False  # a root launch on a root-owned project: no owner to drop to
 
     @property
     def url(self) -> str:
@@ -80,17 +82,32 @@ class ServerSpec:
             str(self.port),
             "--project-root",
             str(self.root),
+            *(["--allow-root"] if self.allow_root else []),
         ]
 
 
 def server_specs(
-    root: Path, hosts: Sequence[str], qms_port: int = QMS_PORT, git_port: int | None = GIT_PORT
+    root: Path,
+    hosts: Sequence[str],
+    qms_port: int = QMS_PORT,
+    git_port: int | None = GIT_PORT,
+    *,
+    allow_root: bool = False,
 ) -> list[ServerSpec]:
     """qms-mcp and, unless ``git_port`` is None (a project without git), git-mcp."""
-    specs = [ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts))]
+    specs = [ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts), allow_root)]
     if git_port is not None:
-        specs.append(ServerSpec("git", "git-mcp", root, git_port, tuple(hosts)))
+        specs.append(ServerSpec("git", "git-mcp", root, git_port, tuple(hosts), allow_root))
     return specs
+
+
+def servers_keep_root(root: Path) -> bool:
+    """Whether servers started by this process for ``root`` must stay root: this process is root and
+    so is the project's owner (servers started as root otherwise become the owner)."""
+    try:
+        return os.geteuid() == 0 and root.stat().st_uid == 0
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)

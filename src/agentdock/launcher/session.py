@@ -30,16 +30,19 @@ from agentdock.defaults import IMAGE_TAG
 from agentdock.launcher.containers import (
     AgentContainerSpec,
     existing_containers,
+    project_key,
     remove_container,
     start_agent_container,
     wait_until_ready,
 )
 from agentdock.launcher.errors import DockerError, TokenError
+from agentdock.launcher.hardening import ContainerLimits
 from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_ids, ensure_image
 from agentdock.launcher.layout import LayoutSpec
+from agentdock.launcher.netpolicy import NETWORKS, apply_strict
 from agentdock.launcher.ports import project_ports
 from agentdock.launcher.project import is_git_work_tree, resolve_project_root, validate_agent, validate_agents
-from agentdock.launcher.servers import ensure_servers, server_specs, stop_servers
+from agentdock.launcher.servers import ensure_servers, server_specs, servers_keep_root, stop_servers
 
 __all__ = [
     "PASSTHROUGH_ENV",
@@ -142,6 +145,8 @@ class LaunchOptions:
     projects: str | Path = "agentdock-projects"
     ready_timeout_s: float = 90.0
     server_timeout_s: float = 30.0
+    limits: ContainerLimits = field(default_factory=ContainerLimits)
+    network_policy: str = "open"  # or "strict" (netpolicy.py)
     environment: Mapping[str, str] = field(default_factory=dict)  # passed to the container
     extra_args: tuple[str, ...] = ()  # after `--`: appended to claude (or bash)
     host_certs: bool = True  # add the host's locally added CA certificates to the image build
@@ -283,8 +288,21 @@ def ensure_server_step(
     hosts = ["127.0.0.1"] + ([gateway] if gateway else [])
     if gateway is None:
         reporter.info("warning: no Docker bridge gateway found; servers bind 127.0.0.1 only")
-    specs = server_specs(root, hosts, servers.qms_port, servers.git_port)
+    keep_root = servers_keep_root(root)
+    if keep_root:
+        reporter.info(
+            f"warning: you run ./launch.sh as root and root owns {root}, so the servers stay root "
+            "(--allow-root); chown the project to a user, or launch as that user, and they run as that user"
+        )
+    specs = server_specs(root, hosts, servers.qms_port, servers.git_port, allow_root=keep_root)
     probes = ensure_servers(specs, token, timeout_s=options.server_timeout_s, on_event=reporter.info)
+    if options.network_policy == "strict":
+        ports = [s.port for s in specs]
+        reporter.step("Setting the strict network policy (iptables)")
+        apply_strict(ports, project_key(root))
+        reporter.info(
+            f"{NETWORKS['strict'].name}: host ports {', '.join(map(str, ports))} only; no LAN, internet allowed"
+        )
     return replace(servers, started=tuple(s.command for s in specs if probes[s.name].started))
 
 
@@ -409,12 +427,17 @@ def _start_ready(
         uid=shared.uid,
         gid=shared.gid,
         environment=environment,
+        limits=options.limits,
+        network_policy=options.network_policy,
     )
     container = start_agent_container(
         client, spec, on_stale=lambda name: reporter.info(f"removing stopped leftover {name}")
     )
     try:
-        reporter.info(f"container {container.name}")
+        reporter.info(
+            f"container {container.name} ({options.limits.describe()}, "
+            f"network {NETWORKS[options.network_policy].name})"
+        )
         reporter.step("Waiting for the container to be ready")
         wait_until_ready(container, options.ready_timeout_s)
     except BaseException:

@@ -40,6 +40,7 @@ from agentdock.launcher import (
 )
 from agentdock.launcher.image import DEFAULT_TAG
 from agentdock.launcher.project import init_demo_project
+from agentdock.launcher.servers import servers_keep_root
 from agentdock.soak.errors import SoakSetupError
 
 __all__ = ["AGENT_POOL", "EnvironmentSettings", "SoakEnvironment", "open_environment"]
@@ -93,7 +94,13 @@ class SoakEnvironment:
                 self._pool.append(name)
 
     def _specs(self) -> list[Any]:
-        return server_specs(self.root, ["127.0.0.1"], self.ports["qms"], self.ports["git"])
+        return server_specs(
+            self.root,
+            ["127.0.0.1"],
+            self.ports["qms"],
+            self.ports["git"],
+            allow_root=servers_keep_root(self.root),
+        )
 
     async def restart_servers(self) -> None:
         """Stop qms-mcp and git-mcp and start them again (bounded); one restart at a time."""
@@ -160,7 +167,7 @@ def _setup(
     agents = list(AGENT_POOL[: max(1, settings.workers)])
     tokens = {agent: provision_token(root, agent) for agent in agents}
     ports = {"qms": _free_port(), "git": _free_port()}
-    specs = server_specs(root, ["127.0.0.1"], ports["qms"], ports["git"])
+    specs = server_specs(root, ["127.0.0.1"], ports["qms"], ports["git"], allow_root=servers_keep_root(root))
     say(f"starting qms-mcp on 127.0.0.1:{ports['qms']} and git-mcp on 127.0.0.1:{ports['git']}")
     ensure_servers(specs, tokens[agents[0]], timeout_s=settings.server_timeout_s, on_event=say)
     uid, gid = container_ids()

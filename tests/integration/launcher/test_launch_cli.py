@@ -234,6 +234,26 @@ def test_doctor_passes_with_servers_up_and_names_the_fix_when_they_are_down(
     healthy = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "[ok  ] proxy round trip: container -> qms-mcp: qms-mcp" in healthy.stdout
+    # the running agent container's posture, as the kernel enforces it
+    posture = next(
+        line for line in healthy.stdout.splitlines() if f"container {launched_claude.name}" in line
+    )
+    assert posture.startswith("[ok  ]"), healthy.stdout
+    for fact in (
+        "memory 2g, pids 512, cpus 2",
+        "CapBnd 0x0",
+        "NoNewPrivs 1",
+        "root read-only",
+        "policy open",
+    ):
+        assert fact in posture, posture
+    assert "[warn] network policy: open" in healthy.stdout
+    # and who the servers run as: a warning exactly when that is root
+    for command in ("qms-mcp", "git-mcp"):
+        line = next(line for line in healthy.stdout.splitlines() if f"] {command} user: pid" in line)
+        pid = int(line.split("pid ")[1].split()[0])
+        as_root = Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[0] == "0"
+        assert line.startswith("[warn]" if as_root else "[ok  ]"), line
 
     stop_servers(launched_claude.root)
     down = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentdock.launcher.cli import _launch_parser, main, multi_options, stop_main
+from agentdock.launcher.hardening import limits_from
 from agentdock.launcher.session import Servers, passthrough_env
 from agentdock.launcher.windows.multi import MultiLaunchOptions, agent_command
 
@@ -81,6 +82,10 @@ def test_a_terminal_that_is_not_installed_is_refused_before_docker_is_touched(
         (["qa", "--tmux"], "--tmux, --terminal and --session open several agents at once"),
         (["--session", "s"], "--tmux, --terminal and --session open several agents at once"),
         (["claude", "qa", "--no-attach"], "--no-attach starts one agent"),
+        (["qa", "--memory", "lots"], "memory limit 'lots' is not a size like 2g"),
+        (["qa", "--memory", "1m"], "below Docker's minimum of 6m"),
+        (["qa", "--pids-limit", "4"], "pids limit 4 is too low"),
+        (["qa", "--cpus", "nan"], "cpus 'nan' must be at least 0.01"),
     ],
 )
 def test_options_that_do_not_fit_the_number_of_agents_are_refused(
@@ -94,12 +99,17 @@ def test_several_agents_open_windows_that_get_the_launch_options_but_not_rebuild
     tmp_path: Path,
 ) -> None:
     argv = ["claude", "--shell", "qa", "--qms-port", "9100", "--git-port", "9101", "--rebuild",
-            "--image", "agent:test", "tu_ui", "--tmux", "--session", "review", "--ready-timeout", "5"]  # fmt: skip
+            "--image", "agent:test", "tu_ui", "--tmux", "--session", "review", "--ready-timeout", "5",
+            "--memory", "1536m", "--network-policy", "strict"]  # fmt: skip
     args = _launch_parser({}).parse_intermixed_args(argv)
     assert args.agent == ["claude", "qa", "tu_ui"]
-    options = multi_options(args, tmp_path, Servers(9100, 9101), tmp_path / "projects", ("--model", "x"))
+    limits = limits_from(args.memory, args.pids_limit, args.cpus, {"AGENTDOCK_CPUS": "0.5"})
+    options = multi_options(
+        args, tmp_path, Servers(9100, 9101), tmp_path / "projects", ("--model", "x"), limits=limits
+    )
     forwarded = ("--shell", "--qms-port", "9100", "--git-port", "9101", "--image", "agent:test",
-                 "--projects", str(tmp_path / "projects"), "--", "--model", "x")  # fmt: skip
+                 "--projects", str(tmp_path / "projects"), "--memory", "1536m", "--pids-limit", "512",
+                 "--cpus", "0.5", "--network-policy", "strict", "--", "--model", "x")  # fmt: skip
     assert options == MultiLaunchOptions(
         project_root=tmp_path,
         passthrough=forwarded,
@@ -118,7 +128,8 @@ def test_no_agent_means_claude_and_the_default_projects_volume_is_forwarded_by_n
     assert args.agent == []
     options = multi_options(args, tmp_path, Servers(8000, 8001), "agentdock-projects", ())
     assert options.passthrough == ("--qms-port", "8000", "--git-port", "8001", "--image", "claude-agent",
-                                   "--projects", "agentdock-projects")  # fmt: skip
+                                   "--projects", "agentdock-projects", "--memory", "2g",
+                                   "--pids-limit", "512", "--cpus", "2", "--network-policy", "open")  # fmt: skip
     assert options.terminal == "xterm" and not options.tmux
 
 
@@ -126,7 +137,8 @@ def test_windows_of_a_project_without_git_get_its_ports_and_no_git(tmp_path: Pat
     args = _launch_parser({}).parse_intermixed_args(["claude", "qa", "--no-host-certs"])
     options = multi_options(args, tmp_path, Servers(8002, None), "agentdock-projects", ())
     assert options.passthrough == ("--qms-port", "8002", "--no-git", "--image", "claude-agent",
-                                   "--projects", "agentdock-projects", "--no-host-certs")  # fmt: skip
+                                   "--projects", "agentdock-projects", "--memory", "2g", "--pids-limit", "512",
+                                   "--cpus", "2", "--network-policy", "open", "--no-host-certs")  # fmt: skip
 
 
 def test_ports_default_to_the_project_s_own_and_flags_or_env_win() -> None:

@@ -7,8 +7,16 @@ from typing import Any
 
 import yaml
 
+from agentdock.launcher.hardening import (
+    DEFAULT_PIDS,
+    ContainerLimits,
+    parse_memory,
+    run_options,
+    scratch_tmpfs,
+)
 from agentdock.launcher.image import agentdock_checkout
 from agentdock.launcher.layout import LayoutSpec, plan_layout
+from agentdock.launcher.netpolicy import NETWORKS
 from agentdock.launcher.session import bridge_gateway
 
 COMPOSE = agentdock_checkout() / "docker" / "docker-compose.yml"
@@ -20,6 +28,8 @@ def _expand(text: str, root: Path) -> str:
         "${PROJECT_ROOT}": str(root),
         "${PROJECT_NAME:-project}": root.name,
         "${AGENT:-claude}": "qa",
+        "${AGENT_UID:-1000}": "1000",
+        "${AGENT_GID:-1000}": "1000",
     }.items():
         text = text.replace(var, value)
     return text
@@ -38,9 +48,33 @@ def test_compose_service_mounts_and_masks_match_the_launchers_layout(project: Pa
         expected.add(f"{source}:{bind.target}" + (":ro" if bind.read_only else ""))
     got = {_expand(v, project) for v in service["volumes"]}
     assert got == expected
-    masks = dict(_expand(t, project).split(":", 1) for t in service["tmpfs"])
-    assert set(masks) == set(layout.tmpfs)
-    assert all(opts.startswith("ro,") for opts in masks.values())
+    tmpfs = dict(_expand(t, project).split(":", 1) for t in service["tmpfs"])
+    assert tmpfs == {**layout.tmpfs, **scratch_tmpfs(1000, 1000)}
+    volume = yaml.safe_load(COMPOSE.read_text())["volumes"]["projects"]["name"]
+    assert _expand(volume, project) == _binds_by_target(layout)["/projects"].source
+
+
+def _binds_by_target(layout: Any) -> dict[str, Any]:
+    return {b.target: b for b in layout.binds}
+
+
+def test_compose_service_has_the_launchers_hardening_and_network() -> None:
+    document = yaml.safe_load(COMPOSE.read_text())
+    service = document["services"]["claude-agent"]
+    options = run_options(ContainerLimits(), uid=1000, gid=1000)
+    assert service["cap_drop"] == options["cap_drop"] == ["ALL"]
+    assert service["security_opt"] == options["security_opt"]
+    assert service["read_only"] is options["read_only"] is True
+    defaults = {
+        k: v.split(":-")[1].rstrip("}") for k, v in service.items() if str(v).startswith("${AGENTDOCK_")
+    }
+    assert defaults == {"pids_limit": "512", "mem_limit": "2g", "memswap_limit": "2g", "cpus": "2"}
+    assert (
+        parse_memory(defaults["mem_limit"]) == options["mem_limit"]
+        and int(defaults["pids_limit"]) == DEFAULT_PIDS
+    )
+    assert float(defaults["cpus"]) * 1e9 == options["nano_cpus"]
+    assert document["networks"]["agents"] == {"name": NETWORKS["open"].name, "external": True}
 
 
 class _Networks:

@@ -17,6 +17,7 @@ from agentdock.launcher.containers import (
     wait_until_ready,
 )
 from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady
+from agentdock.launcher.hardening import ContainerLimits
 from agentdock.launcher.layout import LayoutSpec
 
 
@@ -99,12 +100,31 @@ class FakeContainers:
 
     def run(self, *args: Any, **kwargs: Any) -> FakeContainer:
         self.runs += 1
+        self.last_run = kwargs
         return FakeContainer(["running"])
+
+
+@dataclass
+class FakeNetwork:
+    name: str
+
+
+class FakeNetworks:
+    def __init__(self) -> None:
+        self.created: list[tuple[str, dict[str, Any]]] = []
+
+    def list(self, names: list[str]) -> list[FakeNetwork]:
+        return [FakeNetwork(n) for n, _ in self.created if n in names]
+
+    def create(self, name: str, **kwargs: Any) -> FakeNetwork:
+        self.created.append((name, kwargs))
+        return FakeNetwork(name)
 
 
 class FakeClient:
     def __init__(self, existing: list[FakeContainer]) -> None:
         self.containers = FakeContainers(existing)
+        self.networks = FakeNetworks()
 
 
 def test_a_second_container_for_the_same_agent_is_refused(project: Path) -> None:
@@ -140,3 +160,32 @@ def test_a_container_removed_between_listing_and_inspecting_is_skipped(project: 
     client = FakeClient([vanishing, kept])
     vanishing.removed = True  # another launcher removed it after the engine listed it
     assert existing_containers(client, project) == [kept]
+
+
+def test_every_agent_container_gets_least_privilege_limits_and_the_policys_network(project: Path) -> None:
+    client = FakeClient([])
+    limits = ContainerLimits(memory_bytes=512 * 1024**2, pids=64, cpus=0.5)
+    for agent, policy in (("qa", "strict"), ("bu", "strict"), ("tu_ui", "open")):
+        spec = AgentContainerSpec(
+            layout=LayoutSpec(project, agent, "t"), uid=1234, gid=2345, limits=limits, network_policy=policy
+        )
+        start_agent_container(client, spec)
+    run = client.containers.last_run
+    assert run["cap_drop"] == ["ALL"] and "cap_add" not in run
+    assert run["security_opt"] == ["no-new-privileges:true"]
+    assert run["read_only"] is True
+    assert (run["mem_limit"], run["memswap_limit"], run["pids_limit"], run["nano_cpus"]) == (
+        512 * 1024**2, 512 * 1024**2, 64, 500_000_000,
+    )  # fmt: skip
+    assert run["network"] == "agentdock-agents"
+    assert run["labels"]["io.agentdock.network-policy"] == "open"
+    # scratch space for a read-only root, owned by the image user, next to the layout's masks
+    assert "uid=1234,gid=2345" in run["tmpfs"]["/home/agent"] and "/tmp" in run["tmpfs"]
+    assert run["tmpfs"]["/demo-proj/.agentdock"].startswith("ro,")
+    # each network created once, with its bridge named for the firewall rules and ICC off
+    assert [name for name, _ in client.networks.created] == ["agentdock-strict", "agentdock-agents"]
+    options = dict(client.networks.created[0][1]["options"])
+    assert options == {
+        "com.docker.network.bridge.name": "agd-strict",
+        "com.docker.network.bridge.enable_icc": "false",
+    }

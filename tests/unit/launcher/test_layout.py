@@ -21,12 +21,29 @@ def test_project_root_is_read_only_and_only_the_agents_own_folders_are_writable(
     writable = {t for t, b in binds.items() if not b.read_only}
     assert writable == {
         "/demo-proj/.claude/users/qa/workspace",
-        "/demo-proj/.claude/sessions",
+        "/demo-proj/.claude/sessions/qa",
         "/home/agent/.claude",
         "/projects",
     }
     assert binds["/home/agent/.claude"].source == str(paths.agent_container_dir(project, "qa"))
-    assert binds["/projects"].volume and binds["/projects"].source == "agentdock-projects"
+    assert binds["/projects"].volume and binds["/projects"].source == "agentdock-projects-qa"
+
+
+def test_no_writable_folder_is_shared_by_two_agents(project: Path, tmp_path: Path) -> None:
+    for projects in ("agentdock-projects", tmp_path / "projects"):
+        sources: dict[str, str] = {}
+        for agent in paths.DEFAULT_AGENTS:
+            layout = plan_layout(LayoutSpec(project, agent, "tok", projects=projects))
+            for bind in layout.binds:
+                if not bind.read_only:
+                    assert bind.source not in sources, (
+                        f"{bind.source}: {sources.get(bind.source)} and {agent}"
+                    )
+                    sources[bind.source] = agent
+        assert sources[str(paths.sessions_dir(project) / "bu")] == "bu"
+    assert sources[str(tmp_path / "projects" / "qa")] == "qa"
+    prepare_host(plan_layout(LayoutSpec(project, "qa", "tok", projects=tmp_path / "projects")), uid=1, gid=1)
+    assert (tmp_path / "projects" / "qa").is_dir() and (paths.sessions_dir(project) / "qa").is_dir()
 
 
 def test_other_agents_and_the_token_store_are_masked_by_empty_read_only_tmpfs(project: Path) -> None:

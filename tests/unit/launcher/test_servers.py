@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,14 @@ def test_servers_without_a_pid_file_are_found_and_stopped_only_when_asked(tmp_pa
         for proc in (orphan, elsewhere):
             proc.kill()
             proc.wait()
+
+
+def test_a_root_launch_on_a_root_owned_project_keeps_root_and_says_so_in_argv(tmp_path: Path) -> None:
+    from agentdock.launcher.servers import server_specs, servers_keep_root
+
+    keep = servers_keep_root(tmp_path)
+    assert keep == (os.geteuid() == 0 and tmp_path.stat().st_uid == 0)
+    (qms, git) = server_specs(tmp_path, ["127.0.0.1"], 9000, 9001, allow_root=True)
+    assert qms.argv()[-1] == "--allow-root" and git.argv()[-1] == "--allow-root"
+    (plain,) = server_specs(tmp_path, ["127.0.0.1"], 9000, None)
+    assert "--allow-root" not in plain.argv()
