@@ -20,6 +20,24 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("AGENTDOCK_ALLOW_ROOT", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def agentdock_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """agentdock's per-user data folder (tokens, overlays, Claude logins) for the whole run.
+
+    Set once for the session in the process environment, so every server, launcher and
+    CLI subprocess the tests start agrees on it, and nothing lands in the real
+    ``~/.local/share/agentdock``.  Each project gets its own sub-folder (keyed by its root).
+    """
+    previous = os.environ.get("AGENTDOCK_DATA_DIR")
+    folder = tmp_path_factory.mktemp("agentdock-data")
+    os.environ["AGENTDOCK_DATA_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("AGENTDOCK_DATA_DIR", None)
+    else:
+        os.environ["AGENTDOCK_DATA_DIR"] = previous
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

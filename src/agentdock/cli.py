@@ -32,6 +32,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "launch real containers repeatedly and report reliability",
     ),
+    "rehearse": (
+        "agentdock.rehearsal.cli",
+        "main",
+        "run real Claude Code sessions against a scripted model (no token spent)",
+    ),
 }
 
 

@@ -101,6 +101,8 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """
     env = os.environ if environ is None else environ
     if env.get("AGENTDOCK_DATA_DIR"):
-        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser()
-    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+        # absolute, so every process (servers start in the project root) means the same folder
+        return Path(env["AGENTDOCK_DATA_DIR"]).expanduser().absolute()
+    xdg = env.get("XDG_DATA_HOME")  # the XDG spec: a relative value is invalid and ignored
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base / "agentdock"

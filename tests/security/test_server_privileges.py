@@ -83,7 +83,7 @@ def _git(root: Path, *args: str) -> str:
 
 @pytest.fixture
 def owned_project() -> Iterator[tuple[Path, str]]:
-    """A QMS project and git work tree owned by OWNER_UID, except the token store root just wrote."""
+    """A QMS project and git work tree owned by OWNER_UID; root provisions the token (in its data folder)."""
     root = Path(tempfile.mkdtemp(prefix="agentdock-owner-"))  # not under pytest's 0700 root-only folder
     try:
         init_project(root)
@@ -95,7 +95,7 @@ def owned_project() -> Iterator[tuple[Path, str]]:
         for base, dirs, files in os.walk(root):
             for name in (base, *(os.path.join(base, n) for n in (*dirs, *files))):
                 os.lchown(name, OWNER_UID, OWNER_GID)
-        # created by root after the chown (as `sudo agentdock token` would): the server must hand it over
+        # created by root after the chown (as `sudo agentdock token` would)
         token = TokenStore(root).ensure("claude")
         assert paths.token_store_file(root).stat().st_uid == 0
         yield root, token
@@ -143,8 +143,10 @@ def test_qms_mcp_started_as_root_drops_to_the_project_owner_and_creates_files_as
     created += list(paths.agent_workspace_dir(root, "claude").glob(f"{doc}*"))
     assert created, f"no file of {doc} under {root}"
     assert {(p.stat().st_uid, p.stat().st_gid) for p in created} == {(OWNER_UID, OWNER_GID)}
-    # the state folder root had created is the owner's now (so the server could read the token hashes)
-    assert paths.token_store_file(root).stat().st_uid == OWNER_UID
+    # the token hashes stay root's, in root's data folder outside the project: the server read them
+    # before it dropped root (the call above was authenticated after the drop)
+    assert paths.token_store_file(root).stat().st_uid == 0
+    assert not paths.token_store_file(root).is_relative_to(root)
 
 
 def test_git_mcp_started_as_root_commits_as_the_project_owner(owned_project: tuple[Path, str]) -> None:

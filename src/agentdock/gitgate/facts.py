@@ -3,8 +3,8 @@
 * protected zones (no git command may write or stage from them; only the
   *readable* ones may be read): ``.git/``; agentdock's private state
   (``.agentdock/``); ``QMS/`` (readable; written only by the QMS); ``.claude/``
-  (readable) except two holes, the caller's own ``workspace/`` and the shared
-  ``sessions/`` notes folder (both writable from the agents' containers anyway);
+  (readable) except two holes, the caller's own ``workspace/`` and its own
+  ``sessions/<caller>/`` notes folder (both writable from its container anyway);
   every other agent's folder under ``.claude/users/`` and the caller's own
   ``container/`` folder (it holds the caller's Claude configuration); every
   submodule (from ``.gitmodules`` and every gitlink in the index) and each
@@ -154,7 +154,7 @@ def _private(root: Path, caller: str | None) -> set[str]:
     if caller is None:
         private.add(users.relative_to(root).as_posix())
     else:
-        private.add(paths.agent_container_dir(root, caller).relative_to(root).as_posix())
+        private.add(paths.legacy_agent_container_dir(root, caller).relative_to(root).as_posix())
     return private
 
 
@@ -167,11 +167,14 @@ def _folds_case(root: Path) -> bool:
 
 
 def caller_holes(root: Path, caller: str | None) -> tuple[str, ...]:
-    """The folders inside ``.claude/`` git may write for ``caller``."""
-    holes = [paths.sessions_dir(root).relative_to(root).as_posix()]
-    if caller is not None:
-        holes.append(paths.agent_workspace_dir(root, caller).relative_to(root).as_posix())
-    return tuple(holes)
+    """The folders inside ``.claude/`` git may write for ``caller``: its own session notes
+    (``.claude/sessions/<caller>``) and its own workspace — never another agent's."""
+    if caller is None:
+        return ()
+    return (
+        (paths.sessions_dir(root) / caller).relative_to(root).as_posix(),
+        paths.agent_workspace_dir(root, caller).relative_to(root).as_posix(),
+    )
 
 
 def load_facts(

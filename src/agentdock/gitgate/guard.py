@@ -14,7 +14,7 @@ use, immediately before each step starts (after the steps before it ran):
   nothing to swap between this check and git's use.  Every other file-valued option is refused
   by the grammar (``blame --contents``, ``-S``, ``--ignore-revs-file``, ``diff -O``, ``grep -f``…);
 * ``mv`` and ``rm`` (without ``--cached``) of a path in a folder agents can change from their
-  containers (their workspace, ``.claude/sessions``) are refused (rule ``agent-writable``): such a
+  containers (their workspace, ``.claude/sessions/<agent>``) are refused (rule ``agent-writable``): such a
   folder can be swapped for a link after any check, and those two commands write through it;
   the agent can move or delete its own files there directly.
 

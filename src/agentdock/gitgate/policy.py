@@ -177,7 +177,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "protected-path",
         "no pathspec or file naming a protected zone: .git, .agentdock, QMS, .claude (except the "
-        "caller's workspace and .claude/sessions), other agents' folders, submodules, --protect; "
+        "caller's workspace and its .claude/sessions/<caller>), other agents' folders, submodules, --protect; "
         "readers may name QMS and .claude; broad writers (add ., add -A, commit -a, stash, "
         "grep --untracked, clean -n) get ':(top,exclude,literal)<zone>' appended, others are refused",
         checks.protected_path,
@@ -198,6 +198,7 @@ RULES: tuple[Rule, ...] = (
             "rm -r .",
             "log -- .agentdock",
             "grep -e token -- .claude/users/qa",
+            "add .claude/sessions/qa/notes.md",
         ),
         (
             "add src/app.py",
@@ -210,7 +211,7 @@ RULES: tuple[Rule, ...] = (
             "grep --untracked -e x",
             "commit -m x -- QMS",
             "log -p -- QMS",
-            "add .claude/sessions/notes.md",
+            "add .claude/sessions/claude/notes.md",
             "add .claude/users/claude/workspace/x",
         ),
     ),

@@ -9,8 +9,8 @@ not, and asks the kernel to hold the line instead.  Per step, :func:`plan_mounts
   network steps), a private ``/tmp``, ``/proc`` and a minimal ``/dev``;
 * the project read-write, then on top of it read-only: ``.git/config``, ``.git/hooks``,
   ``.git/info``, ``.git/modules``, ``QMS/`` and ``.claude/`` (agent definitions, settings,
-  commands: what other agents execute) — except ``.claude/sessions/`` and the caller's own
-  ``.claude/users/<caller>/workspace``, read-write again;
+  commands: what other agents execute) — except the caller's own ``.claude/sessions/<caller>``
+  and ``.claude/users/<caller>/workspace``, read-write again;
 * masked with an empty tmpfs: ``.agentdock/``, every other agent's folder and the caller's
   own ``container/`` (a zone that holds tracked files is kept read-only instead and only its
   sub-folders without tracked files are masked: hiding a tracked file would show git a deletion,
@@ -116,7 +116,7 @@ def zones(root: Path, caller: str | None) -> list[Path]:
             if entry.name != caller:
                 found.append(entry)
     if caller is not None:
-        found.append(paths.agent_container_dir(root, caller))
+        found.append(paths.legacy_agent_container_dir(root, caller))
     return found
 
 
@@ -147,8 +147,9 @@ def plan_mounts(
         if _plain(protected, root):
             read_only.append(protected)
     again: list[Path] = []
-    if _is_dir(paths.sessions_dir(root)) and _plain(paths.sessions_dir(root), root):
-        again.append(paths.sessions_dir(root))  # session notes: agents write them in their containers too
+    notes = paths.sessions_dir(root) / caller if caller is not None else None
+    if notes is not None and _is_dir(notes) and _plain(notes, root):
+        again.append(notes)  # the caller's own session notes: it writes them in its container too
     workspace = paths.agent_workspace_dir(root, caller) if caller is not None else None
     if workspace is not None and _is_dir(workspace) and _plain(workspace, root):
         again.append(workspace)

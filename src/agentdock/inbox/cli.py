@@ -172,7 +172,7 @@ def watch(settings: WatchSettings, environ: Mapping[str, str]) -> int:
 def list_pending(project_root: Path) -> int:
     for agent, path in iter_task_paths(project_root):
         try:
-            print(format_announcement(read_task_file(path, agent)))
+            print(format_announcement(read_task_file(path, agent, root=project_root)))
         except (TaskFileError, FileNotFoundError) as exc:
             print(f"agentdock inbox: skipping {exc}", file=sys.stderr)
     return 0

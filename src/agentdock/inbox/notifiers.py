@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TextIO
 
-from agentdock.inbox.tasks import Task, format_announcement
+from agentdock.inbox.tasks import Task, display_text, format_announcement
 from agentdock.procs import CommandResult, CommandRunner
 
 __all__ = [
@@ -61,10 +61,11 @@ class StreamNotifier:
 
 
 def _summary(task: Task) -> tuple[str, str]:
-    title = f"agentdock: new task for {task.agent}"
-    body = f"{task.verb} {task.doc_id} (from {task.assigned_by})"
+    """Notification title and body; everything from the task file escaped and bounded."""
+    title = f"agentdock: new task for {display_text(task.agent, 64)}"
+    body = f"{task.verb} {display_text(task.doc_id, 64)} (from {display_text(task.assigned_by, 64)})"
     if task.title:
-        body += f": {task.title}"
+        body += f": {display_text(task.title)}"
     return title, body
 
 

@@ -25,20 +25,25 @@ Anything that does not follow this shape raises :class:`TaskFileError`.
 
 from __future__ import annotations
 
+import errno
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from agentdock import safefs
 from agentdock.inbox.errors import TaskFileError
 from agentdock.qms.tasks import FIELDS as QMS_TASK_FIELDS
 
 __all__ = [
+    "MAX_DISPLAY_CHARS",
     "MAX_TASK_FILE_BYTES",
     "TASK_FIELDS",
     "TASK_VERBS",
     "Task",
+    "display_text",
     "format_announcement",
     "is_agent_name",
     "is_task_filename",
@@ -61,6 +66,33 @@ _DOC_ID = re.compile(r"^[A-Z]{2,8}-\d{3,}(?:-[A-Z]{2,8}-\d{3,})*$")
 _USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _VERSION = re.compile(r"^\d+\.\d+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+#: Longest text an announcement or notification shows from one task field.
+MAX_DISPLAY_CHARS = 200
+#: Fields shown escaped rather than refused (free text an agent chose).
+_FREE_TEXT = frozenset({"title"})
+
+
+def display_text(text: str, limit: int = MAX_DISPLAY_CHARS) -> str:
+    """``text`` made safe for a terminal, a notification or another agent: one line, bounded.
+
+    Control characters (C0, DEL, C1: ANSI escapes, carriage returns, bells) and invisible
+    formatting characters (bidi overrides, zero-width marks: Unicode category ``Cf``) are
+    shown as ``\\xNN``/``\\uNNNN``; text past ``limit`` characters is cut and ends in ``…``.
+    """
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif unicodedata.category(char) in {"Cf", "Zl", "Zp", "Co", "Cs"}:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        elif char == "\\":
+            out.append("\\\\")
+        else:
+            out.append(char)
+    shown = "".join(out)
+    return shown if len(shown) <= limit else shown[: max(0, limit - 1)] + "…"
 
 
 def is_task_filename(name: str) -> bool:
@@ -133,7 +165,7 @@ def _field(data: dict[object, object], key: str, path: Path | None) -> str:
     if not isinstance(value, str):
         raise TaskFileError(path, f"front matter {key!r} must be a single value, not {type(value).__name__}")
     value = value.strip()
-    if _CONTROL.search(value):
+    if key not in _FREE_TEXT and _CONTROL.search(value):
         raise TaskFileError(path, f"front matter {key!r} contains control characters")
     return value
 
@@ -178,18 +210,30 @@ def parse_task(text: str, agent: str, path: Path | None = None) -> Task:
     )
 
 
-def read_task_file(path: Path, agent: str) -> Task:
-    """Read and parse one task file. Raises :class:`TaskFileError` (also for I/O failures
-    other than the file having gone, which raises ``FileNotFoundError``)."""
+def read_task_file(path: Path, agent: str, *, root: Path | None = None) -> Task:
+    """Read and parse one task file without following links. Raises :class:`TaskFileError`
+    (also for a link, a non-regular file, a file over :data:`MAX_TASK_FILE_BYTES`, and I/O
+    failures other than the file having gone, which raises ``FileNotFoundError``).
+
+    With ``root`` (the project root) every folder from there to the file is walked with
+    ``O_NOFOLLOW`` too, so a linked ``inbox`` or agent folder is refused as well."""
+    path = Path(path)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_TASK_FILE_BYTES + 1)
+        if root is not None:
+            rel = path.parent.relative_to(root).as_posix()
+            with safefs.open_dir(root, rel) as (fd, _):
+                raw = safefs.read_regular_file(fd, path.name, MAX_TASK_FILE_BYTES, path)
+        else:
+            with safefs.open_dir(path.parent) as (fd, _):
+                raw = safefs.read_regular_file(fd, path.name, MAX_TASK_FILE_BYTES, path)
     except FileNotFoundError:
         raise
-    except OSError as exc:
-        raise TaskFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_TASK_FILE_BYTES:
-        raise TaskFileError(path, f"is larger than {MAX_TASK_FILE_BYTES} bytes")
+    except safefs.UnsafePathError as exc:
+        if exc.reason == "does not exist":
+            raise FileNotFoundError(errno.ENOENT, "gone", str(path)) from exc
+        raise TaskFileError(path, exc.reason if exc.path == path else f"{exc.path} {exc.reason}") from exc
+    except (OSError, ValueError) as exc:
+        raise TaskFileError(path, f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -198,5 +242,7 @@ def read_task_file(path: Path, agent: str) -> Task:
 
 
 def format_announcement(task: Task) -> str:
-    """``[QA] New task: Review CR-056 (from claude)`` — agent upper-cased, full doc id."""
-    return f"[{task.agent.upper()}] New task: {task.verb} {task.doc_id} (from {task.assigned_by})"
+    """``[QA] New task: Review CR-056 (from claude)`` — agent upper-cased, full doc id, every field
+    passed through :func:`display_text` (they are validated, but a display never trusts that)."""
+    agent, doc, sender = (display_text(v, 64) for v in (task.agent.upper(), task.doc_id, task.assigned_by))
+    return f"[{agent}] New task: {task.verb} {doc} (from {sender})"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -95,21 +96,33 @@ class WatcherConfig:
 def iter_task_paths(project_root: Path) -> Iterator[tuple[str, Path]]:
     """``(agent, path)`` for every task file currently in any agent's inbox, sorted."""
     base = users_dir(project_root)
+    if not _real_dir(base.parent) or not _real_dir(base):
+        return
     try:
-        agents = sorted(entry.name for entry in os.scandir(base) if entry.is_dir())
-    except FileNotFoundError:
+        agents = sorted(entry.name for entry in os.scandir(base) if entry.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
         return
     for agent in agents:
         if not is_agent_name(agent):
             continue
         inbox = base / agent / "inbox"
+        if not _real_dir(inbox):  # a linked inbox leads somewhere no task is: never followed
+            continue
         try:
-            names = sorted(entry.name for entry in os.scandir(inbox) if entry.is_file())
+            names = sorted(entry.name for entry in os.scandir(inbox) if entry.is_file(follow_symlinks=False))
         except (FileNotFoundError, NotADirectoryError):
             continue
         for name in names:
             if is_task_filename(name):
                 yield agent, inbox / name
+
+
+def _real_dir(path: Path) -> bool:
+    """A directory itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -298,8 +311,10 @@ class InboxWatcher:
                     self._forget(known)
         elif op == "scan_tree":
             inbox = Path(path) if path.endswith(os.sep + "inbox") else Path(path) / "inbox"
+            if not (_real_dir(inbox.parent) and _real_dir(inbox)):
+                return
             try:
-                names = [entry.name for entry in os.scandir(inbox) if entry.is_file()]
+                names = [entry.name for entry in os.scandir(inbox) if entry.is_file(follow_symlinks=False)]
             except (FileNotFoundError, NotADirectoryError):
                 return
             agent = inbox.parent.name
@@ -324,7 +339,7 @@ class InboxWatcher:
         parts = self._split(path)
         assert parts is not None  # only inbox paths are ever armed
         try:
-            task = read_task_file(Path(path), parts[0])
+            task = read_task_file(Path(path), parts[0], root=self._config.project_root)
         except FileNotFoundError:
             self._forget(path)
             return

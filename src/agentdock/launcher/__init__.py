@@ -32,6 +32,7 @@ from agentdock.launcher.errors import (
     LockTimeout,
     ServerError,
     TokenError,
+    UnsafeHostPath,
 )
 from agentdock.launcher.image import (
     ImageResult,
@@ -77,6 +78,7 @@ __all__ = [
     "ServerError",
     "ServerSpec",
     "TokenError",
+    "UnsafeHostPath",
     "agentdock_checkout",
     "bridge_gateway",
     "connect_docker",

@@ -27,9 +27,10 @@ import docker.errors
 from docker.types import Mount
 
 from agentdock.defaults import IMAGE_TAG
-from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady, DockerError
+from agentdock.launcher.errors import AgentAlreadyRunning, ContainerNotReady, DockerError, UnsafeHostPath
 from agentdock.launcher.hardening import ContainerLimits, run_options
-from agentdock.launcher.layout import ContainerLayout, LayoutSpec, plan_layout, prepare_host
+from agentdock.launcher.hostprep import prepare_host, verify_host
+from agentdock.launcher.layout import ContainerLayout, LayoutSpec, plan_layout
 from agentdock.launcher.netpolicy import LABEL_POLICY, ensure_network
 from agentdock.launcher.project import container_project_dir
 
@@ -110,7 +111,9 @@ def start_agent_container(
 
     Refuses (AgentAlreadyRunning) when a running container exists for the same
     agent and project; a stopped leftover is removed first (reported through
-    ``on_stale``).  Host folders, overlays and stubs are prepared here.
+    ``on_stale``).  Host folders, overlays and stubs are prepared here, without following
+    links (UnsafeHostPath when a mounted path is not what it should be); a mounted folder
+    replaced while the container started gets the container removed and the same refusal.
     """
     root, agent = spec.layout.root, spec.layout.agent
     for old in existing_containers(client, root, agent):
@@ -120,7 +123,7 @@ def start_agent_container(
             on_stale(old.name)
         remove_container(old)
     layout = plan_layout(spec.layout)
-    prepare_host(layout, uid=spec.uid, gid=spec.gid)
+    host = prepare_host(layout, uid=spec.uid, gid=spec.gid)
     name = container_name(spec)
     environment = {**layout.environment, **spec.environment, "SETUP_ONLY": "1" if spec.setup_only else "0"}
     labels = {
@@ -134,7 +137,7 @@ def start_agent_container(
     hardening = run_options(spec.limits, uid=spec.uid, gid=spec.gid, read_only_root=spec.read_only_root)
     tmpfs = {**hardening.pop("tmpfs", {}), **layout.tmpfs}
     try:
-        return client.containers.run(
+        container = client.containers.run(
             spec.image,
             detach=True,
             name=name,
@@ -163,6 +166,12 @@ def start_agent_container(
         ) from exc
     except docker.errors.DockerException as exc:
         raise DockerError(f"cannot start the {agent} container: {exc}") from exc
+    try:
+        verify_host(host)
+    except UnsafeHostPath:
+        remove_container(container)
+        raise
+    return container
 
 
 def _logs(container: Any, tail: int = 60) -> str:

@@ -199,6 +199,20 @@ def _with_engine(
             Check("project", False, str(exc), "pass --project-root DIR, or run ./launch.sh once"),
         ]
 
+    from agentdock.mcphost import legacy_secrets
+
+    leftovers = legacy_secrets(root)
+    checks.append(
+        Check(
+            "secrets",
+            not leftovers,
+            f"none under the project (data in {paths.project_data_dir(root)})"
+            if not leftovers
+            else "an earlier version left secrets in the project: " + ", ".join(map(str, leftovers)),
+            "" if not leftovers else "./launch.sh (or agentdock token <agent>) moves them out once",
+        )
+    )
+
     if is_git_work_tree(root):
         checks.append(_git_sandbox(root))
     image_ok = False

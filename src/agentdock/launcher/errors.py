@@ -2,6 +2,7 @@
 
     LauncherError                      anything the launcher refuses or fails to do; says what to fix
     ├── ConfigError                    bad flag, unknown agent, unusable project root
+    │   └── UnsafeHostPath             a path the container would mount is a link, the wrong kind or owner
     ├── DockerError                    the engine did not answer or refused a request
     │   ├── ImageBuildError            `docker build` failed (carries the build log tail)
     │   ├── AgentAlreadyRunning        a container for this agent and project exists
@@ -28,6 +29,7 @@ __all__ = [
     "NetworkPolicyError",
     "ServerError",
     "TokenError",
+    "UnsafeHostPath",
 ]
 
 
@@ -37,6 +39,22 @@ class LauncherError(Exception):
 
 class ConfigError(LauncherError):
     """A flag, agent name or project root that cannot be used."""
+
+
+class UnsafeHostPath(ConfigError):
+    """A project path the launcher would create, write or mount is not what it expects.
+
+    An agent may have planted it (a symbolic link into the host, a file where a folder
+    belongs); the launch is refused before anything is changed or mounted.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(
+            f"refusing to launch: {path} {reason}; an agent (or a pushed commit) may have planted it. "
+            "Look at it, remove it if you did not make it, then launch again."
+        )
+        self.path = path
+        self.reason = reason
 
 
 class DockerError(LauncherError):

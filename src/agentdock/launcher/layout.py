@@ -3,25 +3,33 @@
 ::
 
     /<project>                               project root, read-only (working dir)
-    /<project>/.claude/users                 empty read-only tmpfs: other agents' folders are absent
+    /<project>/.claude                       empty read-only tmpfs: nothing of the project's .claude/
+                                             (other agents' folders, settings, hooks, commands, skills,
+                                             subagents) reaches the container; only what follows:
     /<project>/.claude/users/<agent>/workspace   read-write (checkouts land here)
     /<project>/.claude/users/<agent>/inbox   read-only (tasks routed to the agent)
     /<project>/.claude/sessions              read-only (the project's), other agents' notes visible
     /<project>/.claude/sessions/<agent>      read-write: this agent's own session notes
-    /<project>/.agentdock                    empty read-only tmpfs: the token store is absent
+    /<project>/.claude/settings.json         overlay: launcher-generated (+ the person's agent-settings.json)
+    /<project>/.claude/settings.local.json   overlay: the same
+    /<project>/.claude/agents                overlay: the agent definitions with only
+                                             name/group/description left in their front matter
+    /<project>/.agentdock                    empty read-only tmpfs: run state is absent
     /<project>/.mcp.json                     overlay: qms + git through /proxy/mcp_proxy.py, own token
-    /<project>/.claude/settings.local.json   overlay: project MCP servers enabled
     /<project>/CLAUDE.md                     overlay: .claude/agents/<agent>.md (agents other than claude)
     /home/agent/.claude                      the agent's Claude config dir (CLAUDE_CONFIG_DIR), read-write
     /projects                                read-write, the agent's own: volume <name>-<agent>,
                                              or <host folder>/<agent>
     /home/agent/.ssh                         read-only, when the host user has one
 
-Overlay files are written to ``<root>/.agentdock/overlays/<agent>/`` (masked in
-every container).  Docker cannot create a mount point inside a read-only bind
-mount, so a missing overlay target gets an inert stub in the project on the
-host (``{"mcpServers": {}}`` for ``.mcp.json``, ``{}`` for settings, an empty
-``CLAUDE.md``); `plan_layout` lists them so the caller can say so.
+Overlays are written to ``paths.agent_overlay_dir(root, agent)`` and the Claude
+config dir is ``paths.agent_container_dir(root, agent)`` — both in agentdock's
+data folder, outside the project, and bound into this agent's container only.
+Docker cannot create a mount point inside a read-only bind mount, so a missing
+overlay target at the project's top level gets an inert stub on the host
+(``{"mcpServers": {}}`` for ``.mcp.json``, an empty ``CLAUDE.md``); targets
+under ``.claude`` need none (the tmpfs holds their mount points).
+:mod:`agentdock.launcher.hostprep` applies the plan without following links.
 """
 
 from __future__ import annotations
@@ -32,20 +40,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentdock import paths
+import yaml
+
+from agentdock import paths, safefs
 from agentdock.defaults import GIT_PORT, QMS_PORT
-from agentdock.launcher.errors import ConfigError
+from agentdock.launcher.errors import ConfigError, UnsafeHostPath
 from agentdock.launcher.project import container_project_dir
+from agentdock.mcphost.tokens import AGENT_NAME_RE
 
 __all__ = [
+    "COMMAND_SETTINGS",
     "CONTAINER_HOME",
     "MCP_SERVER_NAMES",
     "Bind",
     "ContainerLayout",
+    "HostDir",
     "LayoutSpec",
+    "agent_settings",
     "mcp_config",
     "plan_layout",
-    "prepare_host",
+    "read_definition",
+    "read_definitions",
+    "read_person_settings",
+    "sanitized_definition",
     "settings_local",
 ]
 
@@ -55,6 +72,10 @@ PROXY_PATH = "/proxy/mcp_proxy.py"
 MCP_SERVER_NAMES = ("qms", "git")
 #: tmpfs options of the masks: empty, read-only, tiny.
 MASK_TMPFS = "ro,size=64k,mode=0755"
+#: The sanitized copy of ``.claude/agents`` (the QMS roster) inside the overlay folder.
+AGENTS_OVERLAY = "agents"
+#: An agent definition (its CLAUDE.md overlay) is a few kilobytes.
+MAX_DEFINITION_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -82,16 +103,35 @@ class Bind:
 
 
 @dataclass(frozen=True)
+class HostDir:
+    """A folder the container mounts from the project: created if missing, checked link-free."""
+
+    rel: str  # relative to the project root
+    hand_over: bool  # the container user must be able to write it
+    mode: int = 0o755
+
+
+@dataclass(frozen=True)
 class ContainerLayout:
     project_dir: str
     binds: tuple[Bind, ...]
     tmpfs: dict[str, str]
     environment: dict[str, str]
-    overlay_dir: Path
-    overlays: dict[str, str]  # overlay file on host -> its content
-    stubs: tuple[Path, ...]  # missing overlay targets to create on the host
-    writable_dirs: tuple[Path, ...]  # host folders the container user must own
+    overlay_dir: Path  # in the data folder
+    config_dir: Path  # in the data folder (CLAUDE_CONFIG_DIR)
+    overlays: dict[str, str]  # overlay file name in overlay_dir -> its content
+    stubs: dict[str, str]  # missing top-level overlay targets (relative to root) -> inert content
+    project_dirs: tuple[HostDir, ...]  # project folders the container mounts
+    checked: tuple[str, ...]  # other project paths mounts cross: must not be links
+    root: Path = Path()
+    own_dirs: tuple[Path, ...] = ()  # host folders outside the project that only this agent writes
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def writable_dirs(self) -> tuple[Path, ...]:
+        """Host folders the container may write."""
+        hand = (self.root / d.rel for d in self.project_dirs if d.hand_over)
+        return (*hand, self.config_dir, *self.own_dirs)
 
 
 def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
@@ -121,9 +161,18 @@ def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
     return {"mcpServers": servers}
 
 
-def settings_local(existing: dict[str, Any] | None) -> dict[str, Any]:
-    """The project's own ``settings.local.json`` (if any) with the MCP servers enabled and allowed."""
-    settings = dict(existing or {})
+#: Keys of Claude Code settings whose value runs a program on the agent's behalf.
+COMMAND_SETTINGS = ("hooks", "apiKeyHelper", "awsAuthRefresh", "awsCredentialExport", "statusLine")
+
+
+def agent_settings(person: dict[str, Any] | None) -> dict[str, Any]:
+    """The settings overlay: MCP servers enabled and allowed, plus only what the *person* configured.
+
+    ``person`` comes from ``paths.person_settings_file()`` (agentdock's data folder), never from
+    the project: nothing an agent can write reaches hooks or permissions.  Without person hooks,
+    hooks are disabled outright (``disableAllHooks``).
+    """
+    settings: dict[str, Any] = dict(person or {})
     settings["enableAllProjectMcpServers"] = True
     settings["enabledMcpjsonServers"] = list(MCP_SERVER_NAMES)
     permissions = dict(settings.get("permissions") or {})
@@ -131,15 +180,97 @@ def settings_local(existing: dict[str, Any] | None) -> dict[str, Any]:
     allow += [f"mcp__{name}" for name in MCP_SERVER_NAMES if f"mcp__{name}" not in allow]
     permissions["allow"] = allow
     settings["permissions"] = permissions
+    if not settings.get("hooks"):
+        settings.pop("hooks", None)
+        settings["disableAllHooks"] = True
     return settings
 
 
-def _read_json_object(path: Path) -> dict[str, Any] | None:
+def settings_local(existing: dict[str, Any] | None) -> dict[str, Any]:
+    """Kept for callers of earlier versions: :func:`agent_settings`."""
+    return agent_settings(existing)
+
+
+def read_person_settings(path: Path) -> dict[str, Any] | None:
+    """The person's ``agent-settings.json`` (a JSON object), None when absent; ConfigError when bad."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) else None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object of Claude Code settings")
+    return data
+
+
+def read_definition(root: Path, agent: str) -> str | None:
+    """``.claude/agents/<agent>.md`` read without following links (None when absent)."""
+    try:
+        with safefs.open_dir(root, ".claude/agents") as (fd, _):
+            raw = safefs.read_regular_file(fd, f"{agent}.md", MAX_DEFINITION_BYTES, paths.agents_dir(root))
+    except FileNotFoundError:
+        return None
+    except safefs.UnsafePathError as exc:
+        if exc.reason == "does not exist":
+            return None
+        raise UnsafeHostPath(exc.path, exc.reason) from exc
+    return raw.decode("utf-8", "replace")
+
+
+#: Front-matter keys of ``.claude/agents/*.md`` that reach a container: ``name``, ``group``
+#: (informational; the QMS roster is ``QMS/.meta/roster.json``) and a description.  Everything else Claude Code would honour in a
+#: subagent definition (``tools``, ``permissionMode``, ``hooks``, ``mcpServers``, ``model``…)
+#: is dropped.
+DEFINITION_KEYS = ("name", "group", "description")
+MAX_DEFINITIONS = 256
+
+
+def sanitized_definition(text: str) -> str:
+    """An agent definition with only :data:`DEFINITION_KEYS` (plain strings) left in its front matter."""
+    body, front = text, None
+    if text.startswith("---\n") and "\n---" in text[3:]:
+        end = text.index("\n---", 3)
+        try:
+            front = yaml.safe_load(text[4:end])
+        except yaml.YAMLError:
+            front = None
+        body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
+    kept = {}
+    if isinstance(front, dict):
+        kept = {k: front[k] for k in DEFINITION_KEYS if isinstance(front.get(k), str)}
+    head = f"---\n{yaml.safe_dump(kept, sort_keys=False)}---\n" if kept else ""
+    return head + body
+
+
+def read_definitions(root: Path) -> dict[str, str]:
+    """Every ``.claude/agents/<name>.md``, read without following links, sanitized; ``{}`` when absent."""
+    found: dict[str, str] = {}
+    try:
+        with safefs.open_dir(root, ".claude/agents") as (fd, _):
+            with os.scandir(fd) as entries:
+                names = sorted(
+                    e.name
+                    for e in entries
+                    if e.name.endswith(".md") and AGENT_NAME_RE.match(e.name[:-3]) and not e.is_symlink()
+                )
+            for name in names[:MAX_DEFINITIONS]:
+                try:
+                    raw = safefs.read_regular_file(
+                        fd, name, MAX_DEFINITION_BYTES, paths.agents_dir(root) / name
+                    )
+                except (safefs.UnsafePathError, FileNotFoundError):
+                    continue  # a link, a FIFO, too big, or gone: not a definition
+                found[name] = sanitized_definition(raw.decode("utf-8", "replace"))
+    except safefs.UnsafePathError as exc:
+        if exc.reason == "does not exist":
+            return {}
+        raise UnsafeHostPath(exc.path, exc.reason) from exc
+    return found
 
 
 def plan_layout(spec: LayoutSpec) -> ContainerLayout:
@@ -148,44 +279,48 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
     if ":" in str(root):
         raise ConfigError(f"project root {root} contains ':', which Docker bind mounts cannot express")
     proj = container_project_dir(root)
-    users_in = f"{proj}/.claude/users"
-    own_in = f"{users_in}/{spec.agent}"
-    overlay_dir = paths.state_dir(root) / "overlays" / spec.agent
+    own_rel = f".claude/users/{spec.agent}"
+    overlay_dir = paths.agent_overlay_dir(root, spec.agent)
+    config_dir = paths.agent_container_dir(root, spec.agent)
 
     overlays: dict[str, str] = {}
     binds: list[Bind] = [Bind(str(root), proj, read_only=True)]
-    stubs: list[Path] = []
+    stubs: dict[str, str] = {}
 
-    def overlay(name: str, content: str, target_rel: str, stub: str) -> None:
-        host_file = overlay_dir / name
-        overlays[str(host_file)] = content
-        binds.append(Bind(str(host_file), f"{proj}/{target_rel}", read_only=True))
-        if not (root / target_rel).exists():
-            stubs.append(root / target_rel)
-            overlays[str(root / target_rel)] = stub
+    def overlay(name: str, content: str, target_rel: str, stub: str | None) -> None:
+        overlays[name] = content
+        binds.append(Bind(str(overlay_dir / name), f"{proj}/{target_rel}", read_only=True))
+        if stub is not None:
+            stubs[target_rel] = stub
 
     overlay("mcp.json", json.dumps(mcp_config(spec), indent=2) + "\n", ".mcp.json", '{"mcpServers": {}}\n')
-    existing = _read_json_object(root / ".claude" / "settings.local.json")
-    overlay(
-        "settings.local.json",
-        json.dumps(settings_local(existing), indent=2) + "\n",
-        ".claude/settings.local.json",
-        "{}\n",
-    )
-    definition = paths.agents_dir(root) / f"{spec.agent}.md"
-    if spec.agent != "claude" and definition.is_file():
-        overlay("CLAUDE.md", definition.read_text(encoding="utf-8"), "CLAUDE.md", "")
+    settings = json.dumps(agent_settings(read_person_settings(paths.person_settings_file())), indent=2) + "\n"
+    overlay("settings.json", settings, ".claude/settings.json", None)
+    overlay("settings.local.json", settings, ".claude/settings.local.json", None)
+    if spec.agent != "claude":
+        definition = read_definition(root, spec.agent)
+        if definition is not None:
+            overlay("CLAUDE.md", definition, "CLAUDE.md", "")
+    definitions = read_definitions(root)
+    for name, content in definitions.items():
+        overlays[f"{AGENTS_OVERLAY}/{name}"] = content
+    binds.append(Bind(str(overlay_dir / AGENTS_OVERLAY), f"{proj}/.claude/agents", read_only=True))
 
-    workspace = paths.agent_workspace_dir(root, spec.agent)
-    inbox = paths.agent_inbox_dir(root, spec.agent)
     # Per agent, so no folder is writable by two agents (a channel between them otherwise).
-    sessions = paths.sessions_dir(root) / spec.agent
-    config = paths.agent_container_dir(root, spec.agent)
+    own_sessions = f".claude/sessions/{spec.agent}"
+    project_dirs = (
+        HostDir(f"{own_rel}/workspace", hand_over=True),
+        HostDir(f"{own_rel}/inbox", hand_over=False),
+        HostDir(".claude/sessions", hand_over=False),
+        HostDir(own_sessions, hand_over=True),
+        HostDir(".agentdock", hand_over=False, mode=0o700),
+    )
     binds += [
-        Bind(str(workspace), f"{own_in}/workspace", read_only=False),
-        Bind(str(inbox), f"{own_in}/inbox", read_only=True),
-        Bind(str(sessions), f"{proj}/.claude/sessions/{spec.agent}", read_only=False),
-        Bind(str(config), CONTAINER_CONFIG_DIR, read_only=False),
+        Bind(str(root / own_rel / "workspace"), f"{proj}/{own_rel}/workspace", read_only=False),
+        Bind(str(root / own_rel / "inbox"), f"{proj}/{own_rel}/inbox", read_only=True),
+        Bind(str(paths.sessions_dir(root)), f"{proj}/.claude/sessions", read_only=True),
+        Bind(str(root / own_sessions), f"{proj}/{own_sessions}", read_only=False),
+        Bind(str(config_dir), CONTAINER_CONFIG_DIR, read_only=False),
     ]
     own_projects: tuple[Path, ...] = ()
     if isinstance(spec.projects, Path):
@@ -196,7 +331,7 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
     if spec.ssh_dir is not None and spec.ssh_dir.is_dir():
         binds.append(Bind(str(spec.ssh_dir), f"{CONTAINER_HOME}/.ssh", read_only=True))
 
-    tmpfs = {users_in: MASK_TMPFS, f"{proj}/.agentdock": MASK_TMPFS}
+    tmpfs = {f"{proj}/.claude": MASK_TMPFS, f"{proj}/.agentdock": MASK_TMPFS}
     environment = {
         "AGENTDOCK_AGENT": spec.agent,
         "AGENTDOCK_PROJECT_DIR": proj,
@@ -208,43 +343,11 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         tmpfs=tmpfs,
         environment=environment,
         overlay_dir=overlay_dir,
+        config_dir=config_dir,
         overlays=overlays,
-        stubs=tuple(stubs),
-        writable_dirs=(workspace, sessions, config, inbox, *own_projects),
+        stubs=stubs,
+        project_dirs=project_dirs,
+        checked=(".mcp.json", "CLAUDE.md"),
+        root=root,
+        own_dirs=own_projects,
     )
-
-
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid)
-    if path.is_dir():
-        for dirpath, dirnames, filenames in os.walk(path):
-            for name in dirnames + filenames:
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-
-
-def prepare_host(layout: ContainerLayout, *, uid: int, gid: int) -> None:
-    """Create the folders, overlay files and mount-point stubs ``layout`` needs on the host.
-
-    When the launcher runs as root and the container user is not root, the
-    agent's writable folders and its overlays are handed to the container user
-    (root keeps full access); otherwise ownership already matches.
-    """
-    for folder in layout.writable_dirs:
-        folder.mkdir(parents=True, exist_ok=True)
-    layout.overlay_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    stubs = set(layout.stubs)
-    for name, content in layout.overlays.items():
-        target = Path(name)
-        if target in stubs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                target.write_text(content, encoding="utf-8")
-            continue
-        tmp = target.with_name(target.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, target)
-    if os.geteuid() == 0 and uid != 0:
-        for folder in (*layout.writable_dirs, layout.overlay_dir):
-            _chown_tree(folder, uid, gid)

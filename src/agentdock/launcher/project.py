@@ -113,7 +113,7 @@ def init_demo_project(
         ],
     ]
     for index, argv in enumerate(steps):
-        if index == 1:  # agentdock's private state (token hashes, run folder, overlays) stays out of git
+        if index == 1:  # agentdock's run state (pid/log files, idempotency records) stays out of git
             with open(root / ".gitignore", "a", encoding="utf-8") as ignore:
                 ignore.write(".agentdock/\n")
         shown = " ".join([Path(argv[0]).name, *argv[1:]])

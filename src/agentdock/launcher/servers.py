@@ -193,7 +193,8 @@ def start_server(spec: ServerSpec) -> subprocess.Popen[bytes]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=child_env(),
+                # the servers must read the token store the launcher writes, whatever decided it
+                env=child_env(extra={"AGENTDOCK_DATA_DIR": str(paths.data_home())}),
                 cwd=spec.root,
             )
     except OSError as exc:

@@ -56,6 +56,7 @@ __all__ = [
     "ensure_image_step",
     "ensure_server_step",
     "launch",
+    "move_secrets_out",
     "passthrough_env",
     "plan_servers",
     "prepare_many",
@@ -185,15 +186,31 @@ def bridge_gateway(client: Any) -> str | None:
 
 
 def provision_token(root: Path, agent: str) -> str:
-    """The agent's bearer token (created on first use); the store keeps only its hash."""
+    """The agent's bearer token (created on first use), kept in agentdock's data folder."""
     from agentdock.mcphost import AuthError, TokenStore
 
     try:
         return TokenStore(root).ensure(agent)
     except AuthError as exc:
-        raise TokenError(f"cannot provision {agent}'s token in {paths.state_dir(root)}: {exc}") from exc
+        raise TokenError(
+            f"cannot provision {agent}'s token in {paths.project_data_dir(root)}: {exc}"
+        ) from exc
     except OSError as exc:
         raise TokenError(f"cannot provision {agent}'s token: {exc}") from exc
+
+
+def move_secrets_out(root: Path, reporter: Reporter) -> None:
+    """Take secrets an earlier version left in the project out of it, saying what moved."""
+    from agentdock.mcphost import AuthError, migrate_legacy_secrets
+
+    try:
+        notes = migrate_legacy_secrets(root)
+    except AuthError as exc:
+        raise TokenError(str(exc)) from exc
+    if notes:
+        reporter.step("Moving secrets out of the project (one-time migration)")
+        for note in notes:
+            reporter.info(note)
 
 
 def passthrough_env(env_file: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -349,9 +366,10 @@ def prepare_many(options: LaunchOptions, agents: Sequence[str], reporter: Report
     reporter.step("Checking Docker")
     with connect_docker() as client:
         reporter.info(f"engine {client.version().get('Version', '?')} answers")
+        move_secrets_out(root, reporter)
         reporter.step("Provisioning the agents' tokens")
         tokens = [provision_token(root, agent) for agent in names]
-        reporter.info(f"token files under {paths.users_dir(root)}/<agent>/container/")
+        reporter.info(f"tokens under {paths.project_data_dir(root)}/agents/<agent>/ (outside the project)")
         servers = ensure_server_step(client, root, tokens[0], options, reporter, servers=servers)
         with stop_on_failure(client, root, servers, reporter):
             ensure_image_step(client, options, reporter)
@@ -376,11 +394,10 @@ def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, 
     with connect_docker() as client:
         reporter.info(f"engine {client.version().get('Version', '?')} answers")
 
+        move_secrets_out(root, reporter)
         reporter.step(f"Provisioning {agent}'s token")
         token = provision_token(root, agent)
-        reporter.info(
-            f"token file {paths.agent_token_file(root, agent)} (hash in {paths.token_store_file(root)})"
-        )
+        reporter.info(f"token in {paths.agent_data_dir(root, agent)} (outside the project)")
         servers = ensure_server_step(client, root, token, options, reporter, servers=servers)
         with stop_on_failure(client, root, servers, reporter):
             shared = ensure_image_step(client, options, reporter)

@@ -11,6 +11,7 @@
 * ``agentdock.mcphost.http`` (imported on its own; it pulls in the MCP SDK and uvicorn):
   ``build_app``, ``parse_hosts``, ``caller_agent``, ``idempotency_key`` (serving: ``serve``).
 * ``agentdock.mcphost.files`` — atomic writes and cross-process locks.
+* :func:`migrate_legacy_secrets` — move secrets older versions kept in the project out of it.
 * ``agentdock.mcphost.cli:main`` — ``agentdock token <agent> --project-root DIR [--rotate]``.
 """
 
@@ -22,7 +23,8 @@ from agentdock.mcphost.errors import (
     UnknownAgent,
 )
 from agentdock.mcphost.idempotency import IdempotencyStore
-from agentdock.mcphost.tokens import TokenStore, known_agents, require_known_agent
+from agentdock.mcphost.migrate import legacy_secrets, migrate_legacy_secrets
+from agentdock.mcphost.tokens import TokenStore, known_agents, make_private_dir, require_known_agent
 
 __all__ = [
     "AuthError",
@@ -33,5 +35,8 @@ __all__ = [
     "Unauthenticated",
     "UnknownAgent",
     "known_agents",
+    "legacy_secrets",
+    "make_private_dir",
+    "migrate_legacy_secrets",
     "require_known_agent",
 ]

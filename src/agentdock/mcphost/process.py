@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentdock import paths
+
 __all__ = ["ServerProcess", "ServerStartError", "mcp_server_process"]
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -87,7 +89,11 @@ def mcp_server_process(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=_with_root_policy(env),
+        # the token store lives in agentdock's data folder: the server must use the one this
+        # process (which provisions the tokens) uses, even through an allow-listed environment
+        env=_with_root_policy(
+            {**env, "AGENTDOCK_DATA_DIR": env.get("AGENTDOCK_DATA_DIR") or str(paths.data_home())}
+        ),
     )
     lines: list[str] = []
     announced: queue.Queue[str] = queue.Queue()

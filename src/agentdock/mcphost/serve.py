@@ -17,6 +17,7 @@ ASGI app the same way (benchmarks, tests).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -30,6 +31,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp
 
 from agentdock import paths
+from agentdock.mcphost.errors import AuthError
 from agentdock.mcphost.guard import ConnectionGuard, guarded_protocol, h11_buffer_limit
 from agentdock.mcphost.http import build_app
 from agentdock.mcphost.limits import DEFAULT_LIMITS, Limits, raise_nofile_limit
@@ -142,6 +144,11 @@ def run_server(options: ServerOptions, build: Callable[[], MCPServer[Any]]) -> i
     elif not options.stdio_user:
         print(f"{name}: over stdio the caller is --user U or $QMS_USER", file=sys.stderr)
         return 2
+    # the token hashes live in the data folder of the user who started the server: read them now,
+    # before a drop to the project's owner takes that folder out of reach
+    store = TokenStore(options.root)
+    with contextlib.suppress(AuthError):
+        store.agents()
     try:
         identity = drop_privileges(
             options.root, allow_root=options.allow_root, hand_over_folders=[paths.state_dir(options.root)]
@@ -156,7 +163,6 @@ def run_server(options: ServerOptions, build: Callable[[], MCPServer[Any]]) -> i
     if options.transport == "stdio":
         server.run("stdio")
         return 0
-    store = TokenStore(options.root)
     if not store.agents():
         log.warning(
             "no agent has a token yet: create one with `agentdock token <agent> --project-root %s`",

@@ -1,11 +1,13 @@
-"""Per-agent bearer tokens: the project keeps only their hashes.
+"""Per-agent bearer tokens, kept outside the project, where no git command reaches them.
 
 ``TokenStore(root)`` manages ``paths.token_store_file(root)``
-(``<root>/.agentdock/tokens.json``, mode 0600 in a 0700 folder), a JSON object
+(``<data_home>/projects/<key>/tokens.json``, mode 0600 in 0700 folders), a JSON object
 ``{"version": 1, "agents": {"<agent>": {"sha256": "<hex>", "created": "<iso>"}}}``.
-The plain token is written only to the agent's own private file
-``paths.agent_token_file(root, agent)`` (mode 0600), which lives in the agent's
-Claude config folder and is mounted only into that agent's container.
+The plain token is written only to ``paths.agent_token_file(root, agent)``
+(``.../agents/<agent>/token``, mode 0600), which no container mounts: the launcher
+reads it and writes the agent's own ``.mcp.json`` overlay.  Neither file is under the
+project root, so neither an agent's git commands nor its container can reach another
+agent's token, and no commit can replace the hashes.
 
 Tokens are 256 random bits, so an unsalted SHA-256 is a safe verifier; lookups
 compare digests with :func:`hmac.compare_digest` against every stored hash.
@@ -15,6 +17,7 @@ reloads the store whenever the file changes, so ``--rotate`` takes effect at onc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -32,7 +35,14 @@ from agentdock import paths
 from agentdock.mcphost.errors import TokenStoreError, UnknownAgent
 from agentdock.mcphost.files import atomic_write_text, file_lock
 
-__all__ = ["AGENT_NAME_RE", "TOKEN_PREFIX", "TokenStore", "known_agents", "require_known_agent"]
+__all__ = [
+    "AGENT_NAME_RE",
+    "TOKEN_PREFIX",
+    "TokenStore",
+    "known_agents",
+    "make_private_dir",
+    "require_known_agent",
+]
 
 #: Agent names are file names in ``.claude/agents/``; nothing else may reach a path.
 AGENT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -60,6 +70,32 @@ def require_known_agent(root: Path, agent: str) -> str:
     return agent
 
 
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents with mode 0700; ``path`` itself ends up 0700.
+
+    Raises TokenStoreError when ``path`` is a link or not owned by this user: private state
+    is never written through something another account could have placed.
+    """
+    missing = [p for p in (path, *path.parents) if not p.exists() and not p.is_symlink()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    try:
+        st = path.lstat()
+    except OSError as exc:
+        raise TokenStoreError(f"cannot create {path}: {exc}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise TokenStoreError(f"{path} is not a directory (a link or a file); remove it")
+    if st.st_uid != os.geteuid():
+        raise TokenStoreError(f"{path} is owned by uid {st.st_uid}, not by this user ({os.geteuid()})")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -76,7 +112,7 @@ class TokenStore:
     def __init__(self, project_root: Path) -> None:
         self.root = Path(project_root)
         self.path = paths.token_store_file(self.root)
-        self._lock_path = paths.state_dir(self.root) / "tokens.lock"
+        self._lock_path = self.path.with_name("tokens.lock")
         self._cache: _Snapshot | None = None
         self._cache_lock = threading.Lock()
 
@@ -129,14 +165,15 @@ class TokenStore:
         return file_lock(self._lock_path)
 
     def _ensure_state_dir(self) -> None:
-        state = paths.state_dir(self.root)
-        state.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(state, 0o700)
+        make_private_dir(self.path.parent)
+        marker = self.path.with_name("project.json")
+        if not marker.exists():  # for people (and doctor): which project this folder belongs to
+            atomic_write_text(marker, json.dumps({"root": str(self.root.resolve())}) + "\n", mode=0o600)
 
     def _issue(self, data: dict[str, Any], agent: str) -> str:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_file = paths.agent_token_file(self.root, agent)
-        token_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(token_file.parent)
         # The agent's file first: if we die between the two writes the old hash still verifies
         # nothing new, and the next ensure() notices the mismatch and issues again.
         atomic_write_text(token_file, token + "\n", mode=0o600)
@@ -180,6 +217,13 @@ class TokenStore:
             st = self.path.stat()
         except FileNotFoundError:
             return {}
+        except PermissionError as exc:
+            # a server that dropped root to the project's owner can no longer reach root's data
+            # folder: it keeps the hashes it read before the drop (a rotation needs a restart)
+            with self._cache_lock:
+                if self._cache is not None:
+                    return self._cache.hashes
+            raise TokenStoreError(f"cannot stat {self.path}: {exc}") from exc
         except OSError as exc:
             raise TokenStoreError(f"cannot stat {self.path}: {exc}") from exc
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):

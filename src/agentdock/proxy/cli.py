@@ -185,7 +185,7 @@ def _cache_missing_sniffio() -> None:
     asyncio, which is what the proxy runs on.
     """
     try:
-        import sniffio  # type: ignore[import-not-found]  # noqa: F401
+        import sniffio  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 

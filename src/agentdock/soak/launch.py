@@ -367,7 +367,7 @@ class RealLaunch:
                 if logs:
                     evidence["container_logs"] = clip_evidence(logs)
             if infra_error is None:
-                overlay_file = paths.state_dir(self.env.root) / "overlays" / agent / "mcp.json"
+                overlay_file = paths.agent_overlay_dir(self.env.root, agent) / "mcp.json"
                 overlay = json.loads(overlay_file.read_text(encoding="utf-8"))
                 project_dir = container.attrs.get("Config", {}).get("WorkingDir") or "/"
                 with tempfile.TemporaryDirectory(prefix="agentdock-soak-") as tmp:

@@ -72,7 +72,8 @@ def build_world(base: Path) -> Iterator[World]:
         root = repo.root
         for rel, text in QMS_FILES.items():
             _write(root / rel, text)
-        _write(root / ".claude" / "sessions" / "notes.md", "session notes\n")
+        _write(root / ".claude" / "sessions" / "claude" / "notes.md", "session notes\n")
+        _write(root / ".claude" / "sessions" / "qa" / "notes.md", "qa's session notes\n")
         repo.git("add", "-f", "QMS", ".claude/sessions")
         repo.git("commit", "-q", "-m", "QMS and notes")
         repo.git("push", "-q", "origin", "main")

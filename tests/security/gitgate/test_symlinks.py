@@ -1,6 +1,6 @@
 """Symbolic links in every path-taking position, judged at the moment of use — and a race.
 
-An agent writes its own workspace (and ``.claude/sessions``) from its container, so it can plant a
+An agent writes its own workspace (and ``.claude/sessions/<agent>``) from its container, so it can plant a
 link there at any time.  Every position git reads a path from — pathspecs of readers and writers,
 the source and the destination of ``mv``, the literal part of a pattern, a file named by ``-F`` —
 is walked with ``lstat`` right before the step runs; a link anywhere below the root refuses it.
@@ -161,10 +161,10 @@ async def test_a_message_file_is_read_by_the_gateway_and_a_link_swapped_in_later
 
 @pytest.mark.anyio
 async def test_race_add_of_a_session_folder_flipped_to_a_zone_never_stages_the_zone(world: World) -> None:
-    """Race: .claude/sessions/d flips between a folder and a link to qa's container while the agent
-    runs 'add .claude/sessions/d/.agentdock-token && commit'.  git's own leading-link check and the
+    """Race: .claude/sessions/claude/d flips between a folder and a link to qa's container while the agent
+    runs 'add .claude/sessions/claude/d/.agentdock-token && commit'.  git's own leading-link check and the
     walk must keep the token out of the index, every commit and every output."""
-    sessions = world.root / ".claude" / "sessions"
+    sessions = world.root / ".claude" / "sessions" / "claude"
     real = sessions / "d-real"
     real.mkdir()
     (real / ".agentdock-token").write_text("not a secret\n")
@@ -199,7 +199,7 @@ async def test_race_add_of_a_session_folder_flipped_to_a_zone_never_stages_the_z
         for n in range(20):
             outcomes.append(
                 await gateway.execute(
-                    f"add -f .claude/sessions/d/.agentdock-token && commit -m 'race {n}'", "claude"
+                    f"add -f .claude/sessions/claude/d/.agentdock-token && commit -m 'race {n}'", "claude"
                 )
             )
     finally:

@@ -43,7 +43,12 @@ REWRITE_QMS_AND_ROSTER = [
     ("rm --cached .claude/agents/qa.md", "protected-path"),
     ("add -f .claude/agents/qa.md", "protected-path"),
     ("mv .claude/agents/qa.md .claude/agents/admin.md", "protected-path"),
-    ("mv .claude/sessions/notes.md .claude/agents/qa.md", "protected-path"),
+    ("mv .claude/sessions/claude/notes.md .claude/agents/qa.md", "protected-path"),
+    # another agent's session notes (the caller here is qa)
+    ("add -f .claude/sessions/claude/notes.md", "protected-path"),
+    ("rm --cached .claude/sessions/claude/notes.md", "protected-path"),
+    ("checkout HEAD -- .claude/sessions/claude/notes.md", "protected-path"),
+    ("restore .claude/sessions/claude/notes.md", "protected-path"),
     ("checkout HEAD~2 -- .claude/agents/qa.md", "protected-path"),
     ("restore -s HEAD~1 .claude/agents/claude.md", "protected-path"),
     ("add -f .claude/users/qa/inbox/task-1.md", "protected-path"),
@@ -172,7 +177,7 @@ CASE_AND_MAGIC = [
     ("--literal-pathspecs add -A", "protected-path"),
     ("--noglob-pathspecs add 'QMS'", "protected-path"),
     ("add .claude/users/qa/../../agents/qa.md", "protected-path"),
-    ("add .claude/sessions/../agents/qa.md", "protected-path"),
+    ("add .claude/sessions/claude/../../agents/qa.md", "protected-path"),
     ("add ./QMS/./SOP-001.md", "protected-path"),
     ("add '.claude/agent?/qa.md'", "protected-path"),
     ("add '.claude/[a]gents'", "protected-path"),
@@ -205,15 +210,15 @@ async def test_a_case_variant_of_a_zone_is_just_another_path_to_git_and_to_the_g
 async def test_the_everyday_session_flow_still_works_and_qms_changes_made_by_the_qms_can_be_committed(
     world: World,
 ) -> None:
-    (world.root / ".claude" / "sessions" / "s2.md").write_text("more notes\n")
+    (world.root / ".claude" / "sessions" / "claude" / "s2.md").write_text("more notes\n")
     (world.root / "QMS" / ".audit" / "trail.jsonl").write_text('{"seq": 1}\n{"seq": 2}\n{"seq": 3}\n')
     world.repo.git("add", "QMS/.audit/trail.jsonl")  # the QMS stages its own change
     outcome = await world.gateway().execute(
-        "add .claude/sessions/ && commit -m 'session notes' && push origin main", "claude"
+        "add .claude/sessions/claude/ && commit -m 'session notes' && push origin main", "claude"
     )
     assert outcome.ok, outcome
     shown = world.repo.git("show", "--stat", "HEAD", cwd=world.repo.remote)
-    assert ".claude/sessions/s2.md" in shown and "QMS/.audit/trail.jsonl" in shown
+    assert ".claude/sessions/claude/s2.md" in shown and "QMS/.audit/trail.jsonl" in shown
 
 
 @pytest.mark.anyio

@@ -19,7 +19,7 @@ PACKAGE = SRC / "agentdock"
 
 #: Modules any package may import: constants and small helpers with no agentdock imports of
 #: their own beyond each other.
-LEAVES = frozenset({"agentdock", "defaults", "clirun", "paths", "procinfo", "procs"})
+LEAVES = frozenset({"agentdock", "defaults", "clirun", "paths", "procinfo", "procs", "safefs"})
 
 #: package -> the packages it may import (besides itself and LEAVES).
 ALLOWED: dict[str, frozenset[str]] = {

@@ -11,7 +11,7 @@ SUB = ProtectedPath("vendor/lib", "submodule")
 QMS = ProtectedPath("QMS", "qms", readable=True)
 PRIVATE = ProtectedPath(".agentdock", "private")
 CLAUDE = ProtectedPath(
-    ".claude", "claude", readable=True, holes=(".claude/sessions", ".claude/users/me/workspace")
+    ".claude", "claude", readable=True, holes=(".claude/sessions/me", ".claude/users/me/workspace")
 )
 
 
@@ -96,7 +96,8 @@ def test_icase_magic_folds_the_comparison() -> None:
 
 
 def test_holes_are_not_part_of_their_zone_but_their_neighbours_are() -> None:
-    assert _reach(".claude/sessions/notes.md", [CLAUDE]) == []
+    assert _reach(".claude/sessions/me/notes.md", [CLAUDE]) == []
+    assert _reach(".claude/sessions/qa/notes.md", [CLAUDE]) != []  # another agent's notes
     assert _reach(".claude/users/me/workspace/x", [CLAUDE]) == []
     assert _reach(".claude/users/me/inbox/x", [CLAUDE]) == ["inside"]
     assert _reach(".claude/users/me/work*", [CLAUDE]) == ["inside"]

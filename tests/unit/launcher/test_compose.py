@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from agentdock import paths
 from agentdock.launcher.hardening import (
     DEFAULT_PIDS,
     ContainerLimits,
@@ -28,6 +29,8 @@ def _expand(text: str, root: Path) -> str:
         "${PROJECT_ROOT}": str(root),
         "${PROJECT_NAME:-project}": root.name,
         "${AGENT:-claude}": "qa",
+        "${AGENT_DATA:?set AGENT_DATA}": str(paths.agent_data_dir(root, "qa")),
+        "${AGENT_DATA}": str(paths.agent_data_dir(root, "qa")),
         "${AGENT_UID:-1000}": "1000",
         "${AGENT_GID:-1000}": "1000",
     }.items():

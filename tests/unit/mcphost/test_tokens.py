@@ -21,7 +21,10 @@ def test_ensure_creates_a_token_only_the_agent_file_holds_in_plain(project: Path
     assert token not in stored
     assert "claude" in json.loads(stored)["agents"]
     assert stat.S_IMODE(paths.token_store_file(project).stat().st_mode) == 0o600
-    assert stat.S_IMODE(paths.state_dir(project).stat().st_mode) == 0o700
+    assert stat.S_IMODE(paths.project_data_dir(project).stat().st_mode) == 0o700
+    assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+    for secret in (token_file, paths.token_store_file(project)):
+        assert not secret.is_relative_to(project)
 
 
 def test_ensure_returns_the_existing_token_and_verify_names_its_agent(project: Path) -> None:
@@ -79,7 +82,7 @@ def test_a_store_readable_by_others_verifies_nothing(project: Path) -> None:
 
 
 def test_a_corrupt_store_is_reported_not_overwritten(project: Path) -> None:
-    paths.state_dir(project).mkdir(mode=0o700)
+    paths.project_data_dir(project).mkdir(mode=0o700, parents=True)
     paths.token_store_file(project).write_text("{not json")
     with pytest.raises(TokenStoreError):
         TokenStore(project).ensure("claude")
