@@ -525,3 +525,23 @@ async def test_a_get_stream_the_server_keeps_refusing_is_given_up(bridge_runner:
 
     h = await bridge_runner.run(handler, lines)
     assert gets["n"] == 3 and h.sink.messages[-1]["id"] == 1
+
+
+async def test_an_open_listen_stream_does_not_hold_the_exit_for_the_grace_period(
+    bridge_runner: Any, rpc: Any
+) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.method == "POST" else {}
+        if body.get("method") == "subscriptions/listen":
+            await anyio.sleep_forever()  # a 2026-07-28 listen stream stays open until cancelled
+        return rpc.json_response(rpc.result(body.get("id"), {}))
+
+    lines = [
+        rpc.line(rpc.request("listen:0", "subscriptions/listen")),
+        rpc.line(rpc.request(1, "tools/list")),
+    ]
+    with anyio.fail_after(10):  # the grace period is 60 s: only a shutdown that skips the stream ends in time
+        h = await bridge_runner.run(handler, lines, shutdown_grace_s=60.0)
+    assert h.sink.by_id(1) == [rpc.result(1, {})]
+    (listen,) = h.sink.by_id("listen:0")
+    assert listen["error"]["code"] == PROXY_SHUTDOWN_CODE
