@@ -22,17 +22,27 @@ agentdock_bootstrap() {
         "$py" -m venv "$venv" || return 1
     fi
     want=$(cksum <"$repo/pyproject.toml")
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        # One line per step; pip's own output goes to a log shown only when a step fails.
-        local log="$venv/bootstrap.log"
-        : >"$log"
-        echo "agentdock: installing agentdock and its tools into .venv (log: $log) ..." >&2
-        if ! "$venv/bin/python" -m pip install --quiet --upgrade pip >>"$log" 2>&1 ||
-            ! "$venv/bin/python" -m pip install --quiet -e "$repo[dev]" >>"$log" 2>&1; then
-            echo "agentdock: installing into .venv failed; the last lines of $log:" >&2
-            tail -n 30 "$log" >&2
-            return 1
-        fi
-        printf '%s' "$want" >"$stamp"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    # Several ./launch.sh at once (one per agent window) must not install at the same time: the
+    # install runs under a lock (released when it ends), and looks again once it holds it.
+    if command -v flock >/dev/null 2>&1; then
+        (flock 9 && agentdock_install "$repo" "$venv" "$stamp" "$want") 9>"$venv/.bootstrap.lock"
+    else
+        agentdock_install "$repo" "$venv" "$stamp" "$want"
     fi
+}
+
+agentdock_install() {
+    local repo="$1" venv="$2" stamp="$3" want="$4" log="$2/bootstrap.log"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    # One line per step; pip's own output goes to a log shown only when a step fails.
+    : >"$log"
+    echo "agentdock: installing agentdock and its tools into .venv (log: $log) ..." >&2
+    if ! "$venv/bin/python" -m pip install --quiet --upgrade pip >>"$log" 2>&1 ||
+        ! "$venv/bin/python" -m pip install --quiet -e "$repo[dev]" >>"$log" 2>&1; then
+        echo "agentdock: installing into .venv failed; the last lines of $log:" >&2
+        tail -n 30 "$log" >&2
+        return 1
+    fi
+    printf '%s' "$want" >"$stamp"
 }

@@ -7,8 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from agentdock.launcher.engine import DockerUnavailable, docker_engine, in_ci
+
+# Property tests (hypothesis): each test bounds its own example count; under CI=true the examples
+# are derandomized (the same on every run, so a red CI run replays locally with CI=true) and no
+# example database is written into the checkout.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if in_ci() else "dev")
 
 
 def pytest_configure(config: pytest.Config) -> None:

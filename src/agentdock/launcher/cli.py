@@ -28,6 +28,7 @@ from agentdock.launcher.session import (
     Servers,
     launch,
     prepare_many,
+    print_compose,
     terminate_on_signals,
 )
 from agentdock.launcher.windows.multi import (
@@ -149,6 +150,12 @@ def _launch_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="do not add the host's locally added CA certificates to the image build "
         "(default: add them, for TLS-intercepting proxies; also AGENTDOCK_HOST_CERTS=0)",
     )
+    parser.add_argument(
+        "--print-compose",
+        action="store_true",
+        help="do everything a launch does but start the container(s), then print a compose file that "
+        "starts them exactly as ./launch.sh would (docker compose -f FILE up -d)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the image build output")
     add_multi_arguments(parser)
     return parser
@@ -209,6 +216,9 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     if len(agents) == 1 and (args.tmux or args.terminal or args.session):
         reporter.error("--tmux, --terminal and --session open several agents at once; name two or more")
         return 2
+    if args.print_compose and (args.no_attach or args.shell or extra):
+        reporter.error("--print-compose starts nothing: --no-attach, --shell and `-- ARGS` do not apply")
+        return 2
     if len(agents) > 1 and args.no_attach:
         reporter.error("--no-attach starts one agent; name a single agent with it")
         return 2
@@ -245,6 +255,9 @@ def _main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     )
     try:
         with terminate_on_signals():
+            if args.print_compose:
+                sys.stdout.write(print_compose(options, agents, reporter, environ=env))
+                return 0
             if len(agents) == 1:
                 return launch(options, reporter, environ=env)
             # Refuse a missing terminal before minutes of image building, not after.

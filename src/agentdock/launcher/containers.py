@@ -44,6 +44,7 @@ __all__ = [
     "existing_containers",
     "project_key",
     "remove_container",
+    "run_config",
     "start_agent_container",
     "wait_until_ready",
 ]
@@ -104,6 +105,44 @@ def _mounts(layout: ContainerLayout) -> list[Mount]:
     ]
 
 
+def run_config(spec: AgentContainerSpec, layout: ContainerLayout, network: str) -> dict[str, Any]:
+    """Every keyword argument of ``client.containers.run`` for ``spec`` (pure).
+
+    The one description of an agent container: `start_agent_container` passes it to Docker,
+    `compose.compose_service` turns it into a compose service (``./launch.sh --print-compose``).
+    """
+    agent = spec.layout.agent
+    hardening = run_options(spec.limits, uid=spec.uid, gid=spec.gid, read_only_root=spec.read_only_root)
+    tmpfs = {**hardening.pop("tmpfs", {}), **layout.tmpfs}
+    return {
+        "image": spec.image,
+        "detach": True,
+        "name": container_name(spec),
+        "hostname": f"{agent.replace('_', '-')}-agent",
+        "mounts": _mounts(layout),
+        "tmpfs": tmpfs,
+        "network": network,
+        **hardening,
+        "environment": {
+            **layout.environment,
+            **spec.environment,
+            "SETUP_ONLY": "1" if spec.setup_only else "0",
+        },
+        "working_dir": layout.project_dir,
+        "extra_hosts": {"host.docker.internal": "host-gateway"},
+        "labels": {
+            LABEL_ROLE: "agent",
+            LABEL_AGENT: agent,
+            LABEL_PROJECT: project_key(spec.layout.root),
+            LABEL_POLICY: spec.network_policy,
+            **spec.labels,
+        },
+        "init": spec.init,
+        "stdin_open": True,
+        "tty": False,
+    }
+
+
 def start_agent_container(
     client: Any, spec: AgentContainerSpec, *, on_stale: Callable[[str], None] | None = None
 ) -> Any:
@@ -124,43 +163,16 @@ def start_agent_container(
         remove_container(old)
     layout = plan_layout(spec.layout)
     host = prepare_host(layout, uid=spec.uid, gid=spec.gid)
-    name = container_name(spec)
-    environment = {**layout.environment, **spec.environment, "SETUP_ONLY": "1" if spec.setup_only else "0"}
-    labels = {
-        LABEL_ROLE: "agent",
-        LABEL_AGENT: agent,
-        LABEL_PROJECT: project_key(root),
-        LABEL_POLICY: spec.network_policy,
-        **spec.labels,
-    }
     network = ensure_network(client, spec.network_policy)
-    hardening = run_options(spec.limits, uid=spec.uid, gid=spec.gid, read_only_root=spec.read_only_root)
-    tmpfs = {**hardening.pop("tmpfs", {}), **layout.tmpfs}
     try:
-        container = client.containers.run(
-            spec.image,
-            detach=True,
-            name=name,
-            hostname=f"{agent.replace('_', '-')}-agent",
-            mounts=_mounts(layout),
-            tmpfs=tmpfs,
-            network=network.name,
-            **hardening,
-            environment=environment,
-            working_dir=layout.project_dir,
-            extra_hosts={"host.docker.internal": "host-gateway"},
-            labels=labels,
-            init=spec.init,
-            stdin_open=True,
-            tty=False,
-        )
+        container = client.containers.run(**run_config(spec, layout, network.name))
     except docker.errors.ImageNotFound as exc:
         raise DockerError(
             f"image {spec.image!r} is not present (build it with ./launch.sh --rebuild)"
         ) from exc
     except docker.errors.APIError as exc:
         if exc.status_code == 409:  # name taken: another launcher won the race
-            raise AgentAlreadyRunning(agent, name) from exc
+            raise AgentAlreadyRunning(agent, container_name(spec)) from exc
         raise DockerError(
             f"cannot start the {agent} container from {spec.image}: {exc.explanation or exc}"
         ) from exc

@@ -47,6 +47,8 @@ from agentdock.defaults import GIT_PORT, QMS_PORT
 from agentdock.launcher.errors import ConfigError, UnsafeHostPath
 from agentdock.launcher.project import container_project_dir
 from agentdock.mcphost.tokens import AGENT_NAME_RE
+from agentdock.qms.errors import QmsError
+from agentdock.qms.roster import PIN_ENV, Roster
 
 __all__ = [
     "COMMAND_SETTINGS",
@@ -336,6 +338,7 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         "AGENTDOCK_AGENT": spec.agent,
         "AGENTDOCK_PROJECT_DIR": proj,
         "CLAUDE_CONFIG_DIR": CONTAINER_CONFIG_DIR,
+        **_roster_pin(root),
     }
     return ContainerLayout(
         project_dir=proj,
@@ -351,3 +354,13 @@ def plan_layout(spec: LayoutSpec) -> ContainerLayout:
         root=root,
         own_dirs=own_projects,
     )
+
+
+def _roster_pin(root: Path) -> dict[str, str]:
+    """The roster digest the host confirmed, for the container's own read-only ``qms`` (its copy of
+    agentdock's private state is masked); nothing when the host has none confirmed."""
+    try:
+        digest = Roster(root).pinned_digest()
+    except (QmsError, OSError):
+        return {}
+    return {PIN_ENV: digest} if digest else {}

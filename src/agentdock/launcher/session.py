@@ -27,19 +27,22 @@ import docker.errors
 
 from agentdock import paths
 from agentdock.defaults import IMAGE_TAG
+from agentdock.launcher.compose import compose_document, compose_service, render
 from agentdock.launcher.containers import (
     AgentContainerSpec,
     existing_containers,
     project_key,
     remove_container,
+    run_config,
     start_agent_container,
     wait_until_ready,
 )
-from agentdock.launcher.errors import DockerError, TokenError
+from agentdock.launcher.errors import AgentAlreadyRunning, DockerError, TokenError
 from agentdock.launcher.hardening import ContainerLimits
+from agentdock.launcher.hostprep import prepare_host
 from agentdock.launcher.image import ImageSpec, agentdock_checkout, container_ids, ensure_image
-from agentdock.launcher.layout import LayoutSpec
-from agentdock.launcher.netpolicy import NETWORKS, apply_strict
+from agentdock.launcher.layout import LayoutSpec, plan_layout
+from agentdock.launcher.netpolicy import NETWORKS, apply_strict, ensure_network
 from agentdock.launcher.ports import project_ports
 from agentdock.launcher.project import is_git_work_tree, resolve_project_root, validate_agent, validate_agents
 from agentdock.launcher.servers import ensure_servers, server_specs, servers_keep_root, stop_servers
@@ -51,6 +54,7 @@ __all__ = [
     "Reporter",
     "Servers",
     "Shared",
+    "agent_spec",
     "bridge_gateway",
     "connect_docker",
     "ensure_image_step",
@@ -60,6 +64,7 @@ __all__ = [
     "passthrough_env",
     "plan_servers",
     "prepare_many",
+    "print_compose",
     "provision_token",
     "stop_on_failure",
     "terminate_on_signals",
@@ -415,8 +420,7 @@ def launch(options: LaunchOptions, reporter: Reporter, *, environ: Mapping[str, 
         return _use(container, options, reporter)
 
 
-def _start_ready(
-    client: Any,
+def agent_spec(
     root: Path,
     agent: str,
     token: str,
@@ -424,13 +428,10 @@ def _start_ready(
     options: LaunchOptions,
     servers: Servers,
     shared: Shared,
-    reporter: Reporter,
-    environ: Mapping[str, str],
-) -> Any:
-    """Start the agent's container and wait until it is ready; on failure it is removed."""
-    reporter.step(f"Starting {agent}'s container")
-    environment = {**passthrough_env(shared.repo / "docker" / ".env", environ), **options.environment}
-    spec = AgentContainerSpec(
+    environment: Mapping[str, str],
+) -> AgentContainerSpec:
+    """The container a launch of ``agent`` starts (also what ``--print-compose`` describes)."""
+    return AgentContainerSpec(
         layout=LayoutSpec(
             root=root,
             agent=agent,
@@ -446,6 +447,69 @@ def _start_ready(
         environment=environment,
         limits=options.limits,
         network_policy=options.network_policy,
+    )
+
+
+def print_compose(
+    options: LaunchOptions, agents: Sequence[str], reporter: Reporter, *, environ: Mapping[str, str]
+) -> str:
+    """``./launch.sh --print-compose``: every step of a launch but the container's start, then the
+    compose file that starts each agent's container exactly as the launcher would.
+
+    Host folders and overlays are written (compose cannot); the servers run and the image is built
+    as for a launch; an agent whose container already runs is refused.
+    """
+    root, servers = prepare_many(options, agents, reporter)
+    reporter.step("Writing the compose file")
+    services: dict[str, dict[str, Any]] = {}
+    volumes: list[str] = []
+    with connect_docker() as client:
+        uid, gid = container_ids()
+        shared = Shared(repo=agentdock_checkout(), uid=uid, gid=gid)
+        # the variables a launch would pass on now, named (compose reads their values when it starts)
+        passed = tuple(passthrough_env(shared.repo / "docker" / ".env", environ))
+        network = ensure_network(client, options.network_policy)
+        for agent in validate_agents(root, agents):
+            for old in existing_containers(client, root, agent):
+                if old.status in {"running", "restarting", "paused", "created"}:
+                    raise AgentAlreadyRunning(agent, old.name)
+            token = provision_token(root, agent)
+            spec = agent_spec(
+                root, agent, token, options=options, servers=servers, shared=shared, environment={}
+            )
+            layout = plan_layout(spec.layout)
+            prepare_host(layout, uid=spec.uid, gid=spec.gid)
+            services[agent] = compose_service(run_config(spec, layout, network.name), passthrough=passed)
+            volumes += [b.source for b in layout.binds if b.volume]
+    header = (
+        f"Agent containers for {root} ({', '.join(services)}), made by ./launch.sh --print-compose:\n"
+        "the same mounts, masks, environment, hardening, limits, network and labels as ./launch.sh.\n"
+        "Start:  docker compose -f FILE up -d   (servers and image are ready: this command made them)\n"
+        "Attach: docker compose -f FILE exec AGENT claude      Stop: docker compose -f FILE down\n"
+        "Passed on by name only (compose reads the values from its environment when it starts the\n"
+        f"container; nothing secret is in this file): {', '.join(passed) or 'none'}.\n"
+        "Regenerate after changing agentdock, the project's ports or the agent's definition."
+    )
+    return render(compose_document(services, network.name, volumes), header)
+
+
+def _start_ready(
+    client: Any,
+    root: Path,
+    agent: str,
+    token: str,
+    *,
+    options: LaunchOptions,
+    servers: Servers,
+    shared: Shared,
+    reporter: Reporter,
+    environ: Mapping[str, str],
+) -> Any:
+    """Start the agent's container and wait until it is ready; on failure it is removed."""
+    reporter.step(f"Starting {agent}'s container")
+    environment = {**passthrough_env(shared.repo / "docker" / ".env", environ), **options.environment}
+    spec = agent_spec(
+        root, agent, token, options=options, servers=servers, shared=shared, environment=environment
     )
     container = start_agent_container(
         client, spec, on_stale=lambda name: reporter.info(f"removing stopped leftover {name}")

@@ -103,6 +103,10 @@ class _Pending:
     init_done: anyio.Event | None = None
 
 
+#: Requests that stay open until cancelled (a server-to-client message stream), not awaited at shutdown.
+STREAMING_METHODS = frozenset({"subscriptions/listen"})
+
+
 def _key(request_id: RequestId) -> tuple[type, RequestId]:
     return (type(request_id), request_id)
 
@@ -182,14 +186,18 @@ class Bridge:
     async def _shutdown(self) -> None:
         self._closing = True
         self._session.closing = True  # no new GET stream; the open one serves the grace period
-        if self._pending and not self.sink.broken.is_set():
+        # A listen stream (2026-07-28 ``subscriptions/listen``) never ends by itself: waiting for it
+        # would hold every exit for the whole grace period (a client that escalates to SIGKILL, as
+        # Claude Code does within ~0.5 s, would wait that long at each start-up health check).
+        finite = [p for p in self._pending.values() if p.method not in STREAMING_METHODS]
+        if finite and not self.sink.broken.is_set():
             log.info(
                 "waiting up to %.1f s for %d request(s) in flight",
                 self.config.shutdown_grace_s,
-                len(self._pending),
+                len(finite),
             )
             with anyio.move_on_after(self.config.shutdown_grace_s):
-                for pending in list(self._pending.values()):
+                for pending in finite:
                     await pending.done.wait()
         for pending in list(self._pending.values()):
             pending.shutdown = True
@@ -371,6 +379,7 @@ class Bridge:
         async def attempt() -> Message:
             nonlocal recoveries
             while True:
+                await self._session.settled()
                 headers = self.upstream.headers_for(message, idempotency_key=idempotency_key)
                 try:
                     answer = await self.upstream.post(raw, message, headers, self._on_server_message)
@@ -394,6 +403,7 @@ class Bridge:
             method_class(message, keyed=keyed),
             record,
             deadline=pending.started + self.config.max_time_s,
+            started=pending.started,
         )
         if method == "tools/list":
             self.upstream.tool_headers.learn(answer.get("result"))

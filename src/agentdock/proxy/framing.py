@@ -93,12 +93,15 @@ class LineSplitter:
             *lines, rest = self._buffer.split(b"\n")
             self._buffer = bytearray(rest)
             for line in lines:
-                if self._max is not None and len(line) > self._max:
-                    out.append(OversizedLine(bytes(line[:_HEAD_BYTES]), len(line), self._max))
+                content = line[:-1] if line.endswith(b"\r") else line  # the cap is on the content
+                if self._max is not None and len(content) > self._max:
+                    out.append(OversizedLine(bytes(content[:_HEAD_BYTES]), len(content), self._max))
                 else:
-                    out.append(bytes(line[:-1]) if line.endswith(b"\r") else bytes(line))
-        if self._max is not None and len(self._buffer) > self._max:
-            out.append(OversizedLine(bytes(self._buffer[:_HEAD_BYTES]), len(self._buffer), self._max))
+                    out.append(bytes(content))
+        # a CR at the end may be the first half of the line's CRLF: not content (yet)
+        pending = len(self._buffer) - self._buffer.endswith(b"\r")
+        if self._max is not None and pending > self._max:
+            out.append(OversizedLine(bytes(self._buffer[: min(pending, _HEAD_BYTES)]), pending, self._max))
             self._buffer = bytearray()
             self._discarding = True
         return out

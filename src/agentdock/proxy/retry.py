@@ -16,10 +16,10 @@ Two tables, so the policy can be read, reviewed and tested cell by cell.
 :data:`RETRY_TABLE` maps failure × method class
 (:class:`~agentdock.proxy.messages.MethodClass`) to a :class:`Decision`:
 
-* ``wait`` — ride out the unavailability: retry with backoff (jittered,
-  capped at 2 s, ``Retry-After`` honoured up to the window's end) for as long
-  as ``--retry-window`` allows, counted from the request's first failure, and
-  at least ``--retries`` times. Safe whatever the method, because the request
+* ``wait`` — ride out the unavailability: retry with backoff (see *Cadence*
+  below; ``Retry-After`` honoured up to the window's end) for as long as
+  ``--retry-window`` allows, counted from the request's first failure, and at
+  least ``--retries`` times. Safe whatever the method, because the request
   never arrived.
 * ``retry`` — re-send, at most ``--retries`` times. For a failure that *may
   have run*, only methods that are harmless to repeat get this (no side
@@ -36,7 +36,32 @@ Two tables, so the policy can be read, reviewed and tested cell by cell.
 * ``fail`` — stop: the answer will not change, or a notification may have
   been delivered already.
 
-Everything stays within the request's overall deadline (``--max-time``).
+Everything stays within the request's overall deadline (``--max-time``):
+no wait, probe or re-send starts past it.
+
+Cadence (:class:`Backoff`): attempt *n* waits a jittered delay in
+``[d/2, d]``, ``d = min(cap, 50 ms * 2**(n-1))`` — 25-50, 50-100, 100-200,
+200-400 ms, ... While the request is younger than the client's patience
+(``patience_s``, 5 s: Claude Code abandons an MCP tools fetch after 5 s) the
+cap is 0.5 s; after that it is 2 s. Why this shape, and not one tuned to a
+fault profile:
+
+* A refused connection or a 503 costs the server almost nothing, and the
+  common real cases end fast: a 503 burst from a gateway or an overloaded
+  server clears within a few hundred ms, a process restart (uvicorn, a
+  supervisor) in one to three seconds. Doubling from 50 ms puts eight
+  attempts into the first 2.5 s, so a short outage costs about the outage plus
+  a quarter of a second, not a doubled tail.
+* While the client still waits, the gap between tries never exceeds 0.5 s:
+  the answer leaves at most ~0.5 s after the server is back, and a restart of
+  up to ~4 s still answers inside a 5 s client deadline. That is at most two
+  requests a second per waiting request — a load a recovering server
+  tolerates, and jitter keeps many proxies from arriving in step.
+* Once the client's patience is spent, the outage is a long one: the cap
+  grows to 2 s, so a proxy keeps trying for ``--retry-window`` without
+  hammering a server that is down for good.
+* A ``Retry-After`` from the server wins over all of this: the server knows
+  best when it will be back.
 ``--retries 0`` means no retries and no waiting at all; ``--retry-window 0``
 means no waiting beyond ``--retries`` (every retry is counted, and none is
 preceded by probes).
@@ -197,17 +222,35 @@ def shows_unavailable(exc: UpstreamError) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff with jitter: attempt n waits in [d/2, d], d = min(cap, base * 2**(n-1))."""
+    """Capped exponential backoff with jitter, paced to the client's patience (see *Cadence* above).
 
-    base_s: float = 0.2
+    Attempt n waits in [d/2, d], d = min(cap, base * 2**(n-1)); the cap is
+    ``patient_cap_s`` while the request is younger than ``patience_s``, else ``cap_s``.
+    """
+
+    base_s: float = 0.05
     cap_s: float = 2.0
+    patience_s: float = 5.0
+    """How long the client is assumed to wait for an answer (Claude Code: 5 s for an MCP tools fetch)."""
+    patient_cap_s: float = 0.5
+    """The longest gap between tries while the client still waits."""
     max_retry_after_s: float = 60.0
     """A longer ``Retry-After`` is waited for only this long (and never past the retry window)."""
 
-    def delay(self, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> float:
+    def delay(
+        self,
+        attempt: int,
+        rng: random.Random,
+        retry_after_s: float | None = None,
+        *,
+        age_s: float | None = None,
+    ) -> float:
+        """The wait before retry ``attempt`` (1-based) of a request ``age_s`` old (None: past its patience)."""
         if retry_after_s is not None:
             return max(0.0, retry_after_s)
-        ceiling = min(self.cap_s, self.base_s * float(2 ** max(0, attempt - 1)))
+        patient = age_s is not None and age_s < self.patience_s
+        cap = min(self.cap_s, self.patient_cap_s) if patient else self.cap_s
+        ceiling = min(cap, self.base_s * float(2 ** min(max(0, attempt - 1), 62)))
         return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
 
 
@@ -235,11 +278,15 @@ class AttemptLog:
 class _Limits:
     retries: int
     deadline: float
+    started: float
     window_s: float
     clock: Callable[[], float]
     rng: random.Random
     sleep: Callable[[float], Awaitable[None]]
     backoff: Backoff
+
+    def age(self) -> float:
+        return self.clock() - self.started
 
     def window_end(self, record: AttemptLog) -> float:
         start = record.first_failure_at if record.first_failure_at is not None else self.clock()
@@ -259,17 +306,21 @@ async def call_with_retries(
     record: AttemptLog | None = None,
     window_s: float = 0.0,
     probe: Probe | None = None,
+    started: float | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds or the tables, ``retries``, ``window_s`` or ``deadline`` say stop.
 
     ``window_s`` is how long (from the first failure) an unavailable server is
     waited for; ``probe``, if given, is what tells that it answers again before
-    a request that may have run is re-sent. Raises the last
+    a request that may have run is re-sent; ``started`` is when the client sent
+    the request (default: now), which paces the waits (:class:`Backoff`). Raises the last
     :class:`UpstreamError`; ``record`` (if given) says how many attempts were
     made, what failed each time, and why the loop gave up.
     """
     record = record if record is not None else AttemptLog()
-    limits = _Limits(retries, deadline, window_s, clock, rng, sleep, backoff)
+    limits = _Limits(
+        retries, deadline, started if started is not None else clock(), window_s, clock, rng, sleep, backoff
+    )
 
     def should_retry(state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
@@ -297,7 +348,7 @@ async def call_with_retries(
         retry_after = exc.retry_after_s if isinstance(exc, UpstreamStatus) else None
         if record.decision is Decision.WAIT:
             if retry_after is None:
-                return backoff.delay(record.waits + 1, rng)
+                return backoff.delay(record.waits + 1, rng, age_s=limits.age())
             # Honour Retry-After, but not past the window's end (one last try there); once the window
             # is over, the minimum count's retries wait as long as the server asks.
             room = limits.window_end(record) - clock()
@@ -305,7 +356,7 @@ async def call_with_retries(
             return min(asked, room) if room > 0 else asked
         if retry_after is not None:
             return min(retry_after, backoff.max_retry_after_s)
-        return backoff.delay(record.counted_retries + 1, rng)
+        return backoff.delay(record.counted_retries + 1, rng, age_s=limits.age())
 
     def stop(state: tenacity.RetryCallState) -> bool:
         upcoming = state.upcoming_sleep or 0.0
@@ -384,7 +435,7 @@ async def _await_server(probe: Probe, limits: _Limits, record: AttemptLog) -> No
                 return
         if scope.cancelled_caught:
             problem = "no answer before the retry window closed"
-        delay = limits.backoff.delay(tries, limits.rng)
+        delay = limits.backoff.delay(tries, limits.rng, age_s=limits.age())
         if limits.clock() + delay >= until:
             record.window_closed = True
             record.gave_up_reason = (

@@ -59,6 +59,7 @@ class Pacing:
         record: AttemptLog,
         *,
         deadline: float | None = None,
+        started: float | None = None,
     ) -> T:
         return await call_with_retries(
             attempt,
@@ -72,6 +73,7 @@ class Pacing:
             record=record,
             window_s=self.window_s,
             probe=self.probe,
+            started=started,
         )
 
 
@@ -106,6 +108,17 @@ class SessionKeeper:
         self.closing = True
         if self._scope is not None:
             self._scope.cancel()
+
+    async def settled(self) -> None:
+        """Return once no re-initialisation is under way.
+
+        While one runs, the upstream has no session id; a request sent then would
+        reach the server without one (a stateful server answers 400, which is not
+        retried). Callers await this right before building a request's headers.
+        """
+        if self._lock.locked():
+            async with self._lock:
+                pass
 
     async def recover(self, stale_session: str) -> None:
         """Re-initialise after the server forgot ``stale_session``; concurrent callers share one re-init."""

@@ -239,6 +239,18 @@ def _main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None =
     except QmsError as exc:
         _emit(config.json, False, exc.message, rule=exc.rule)
         return EXIT_REFUSED
+    except PermissionError as exc:
+        # agentdock's private state (locks, anchors) is not ours to use here: inside an agent
+        # container it is masked (`inbox` reads without it)
+        where = config.root / ".agentdock"
+        _emit(
+            config.json,
+            False,
+            f"cannot use the QMS's private state ({exc.strerror}: {exc.filename or where}); inside an agent "
+            "container use the qms MCP tools (qms_status, qms_read, qms_history) instead",
+            rule="state.unreadable",
+        )
+        return EXIT_REFUSED
     _emit(config.json, True, result.message, result.data)
     return EXIT_OK
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,16 @@ from agentdock.qms.safefs import SafeRoot
 
 __all__ = [
     "MAX_ROSTER_BYTES",
+    "PIN_ENV",
     "Roster",
     "parse_roster",
     "render_roster",
 ]
+
+#: Inside an agent container agentdock's private state is masked, so the launcher passes the
+#: digest the host confirmed in this variable; the container's own ``qms`` reads check against
+#: it.  Only whoever starts a process sets its environment: on the host, the person.
+PIN_ENV = "AGENTDOCK_ROSTER_SHA256"
 
 MAX_ROSTER_BYTES = 64 * 1024
 _FORMAT = 1
@@ -89,8 +96,15 @@ class Roster:
         return self.safe.read_bytes(self.file, limit=MAX_ROSTER_BYTES)
 
     def _pinned(self) -> str | None:
+        handed = os.environ.get(PIN_ENV, "").strip()
+        if handed:  # an agent container: the launcher hands over the digest the host confirmed
+            return handed
         raw = self.safe.read_bytes(self.pin, limit=256)
         return None if raw is None else raw.decode("ascii", "replace").strip()
+
+    def pinned_digest(self) -> str | None:
+        """The confirmed digest (what the launcher hands to agent containers in ``PIN_ENV``)."""
+        return self._pinned()
 
     def state(self) -> tuple[str, str]:
         """``(state, message)``: state is ``ok``, ``missing``, ``unconfirmed`` or ``changed``."""

@@ -1,10 +1,18 @@
-"""``agentdock soak``: launch real agent containers again and again and report reliability.
+"""``agentdock soak``: launch real agent containers (or connect through fresh proxies) again and again.
 
 Usage::
 
-    agentdock soak [--launches N] [--workers W] [--faults PROFILE] [--seed S]
-                   [--report DIR] [--min-success RATE] [--launch-timeout SECONDS]
+    agentdock soak [--mode launch|connect] [--launches N | --trials N] [--workers W]
+                   [--faults PROFILE] [--seed S] [--report DIR] [--min-success RATE]
+                   [--launch-timeout SECONDS] [--image TAG] [--beside DIR]...
                    [--replay I,J,...]   (with the --seed of an earlier run: rerun those launches)
+
+``--mode`` picks what one unit of evidence is (:data:`MODES`): ``launch`` (the
+default) starts a fresh container per launch; ``connect`` runs connection trials
+(a fresh proxy process per trial inside long-lived containers, see
+`agentdock.soak.connect`). ``--beside DIR`` puts an earlier run's proxy-path
+evidence (another mode, say) in the same table as this run's and the 40/40
+baseline.
 
 Writes ``DIR/launches.jsonl`` as it goes, then ``DIR/report.json`` and
 ``DIR/report.html``; prints a one-screen summary beside the 40/40 baseline.
@@ -14,9 +22,11 @@ Exit codes are documented in `agentdock.soak.report.data`.
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -29,14 +39,28 @@ from agentdock.soak.errors import RecordError, SoakConfigError, SoakSetupError
 from agentdock.soak.profiles import PROFILES
 from agentdock.soak.records import read_launches
 from agentdock.soak.report.console import ProgressObserver, summary_panel
-from agentdock.soak.report.data import EXIT_INCONCLUSIVE, EXIT_USAGE, build_report, write_report
+from agentdock.soak.report.data import EXIT_INCONCLUSIVE, EXIT_USAGE, build_report, read_beside, write_report
 from agentdock.soak.runner import DEFAULT_LAUNCH_TIMEOUT_S, LaunchStep, SoakConfig, SoakResult, run_soak
 
-__all__ = ["Environment", "main", "parse_args", "run"]
+__all__ = ["MODES", "Environment", "main", "parse_args", "run"]
 
 #: Builds what every launch needs (servers, fault proxies, image) and yields the launch step.
 #: It reports set-up progress through the ``say`` callback it is given.
 Environment = Callable[[SoakConfig, Callable[[str], None]], AbstractAsyncContextManager[LaunchStep]]
+
+#: ``--mode`` -> (``module:function`` of its `Environment`, the noun for one unit). A new kind of
+#: evidence registers here; its environment is imported only when the mode is used.
+MODES: dict[str, tuple[str, str]] = {
+    "launch": ("agentdock.soak.launch:docker_environment", "launches"),
+    "connect": ("agentdock.soak.connect:connect_environment", "trials"),
+}
+
+
+def environment_for(mode: str) -> Environment:
+    """The environment of ``mode`` (imported on use: each mode pulls in its own dependencies)."""
+    module, _, name = MODES[mode][0].partition(":")
+    environment: Environment = getattr(importlib.import_module(module), name)
+    return environment
 
 
 def _rate(text: str) -> float:
@@ -53,7 +77,31 @@ def _parser() -> argparse.ArgumentParser:
         description="Launch real agent containers repeatedly, through the proxy and directly, under "
         "seeded faults; report success with Wilson 95%% intervals and latency percentiles.",
     )
-    parser.add_argument("--launches", type=int, default=None, help="number of launches (default 40)")
+    parser.add_argument(
+        "--mode",
+        default="launch",
+        choices=sorted(MODES),
+        help="launch: a fresh container per launch (default); connect: connection trials, a fresh proxy "
+        "per trial inside long-lived containers",
+    )
+    parser.add_argument(
+        "--launches", "--trials", dest="launches", type=int, default=None,
+        help="number of launches or trials (default 40)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--image",
+        default=None,
+        metavar="TAG",
+        help="agent image tag to build/use (default $AGENTDOCK_TEST_IMAGE, else the launcher's claude-agent)",
+    )
+    parser.add_argument(
+        "--beside",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an earlier run's report folder to show beside this one (repeatable)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="launches at once (default 1)")
     parser.add_argument(
         "--faults", default="none", choices=sorted(PROFILES), help="fault profile (default none)"
@@ -95,8 +143,9 @@ def _indices(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"not a comma list of launch indices: {text!r}") from None
 
 
-def parse_args(argv: Sequence[str]) -> SoakConfig:
+def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SoakConfig:
     """Options -> a frozen `SoakConfig`; bad values raise `SoakConfigError` (argparse errors exit 2)."""
+    environ = os.environ if environ is None else environ
     args = _parser().parse_args(list(argv))
     if args.replay and args.seed is None:
         raise SoakConfigError("--replay needs the --seed of the run it replays")
@@ -111,6 +160,9 @@ def parse_args(argv: Sequence[str]) -> SoakConfig:
         launch_timeout_s=args.launch_timeout,
         replay=args.replay,
         proxy_retries=args.proxy_retries,
+        mode=args.mode,
+        image_tag=args.image or environ.get("AGENTDOCK_TEST_IMAGE") or None,
+        beside=tuple(args.beside),
     )
 
 
@@ -125,7 +177,8 @@ async def _soak(config: SoakConfig, environment: Environment, observer: Progress
 def run(config: SoakConfig, environment: Environment, console: Console) -> int:
     """Run the soak with ``environment``, write the report, print the summary; return the exit code."""
     console.print(
-        f"soak: {config.launches} launches, {config.workers} worker(s), faults [bold]{config.profile}[/], "
+        f"soak: {config.launches} {MODES[config.mode][1]}, {config.workers} worker(s), "
+        f"faults [bold]{config.profile}[/], "
         f"seed [bold]{config.seed}[/] (rerun with --seed {config.seed}) -> {config.report_dir}"
     )
     try:
@@ -137,7 +190,12 @@ def run(config: SoakConfig, environment: Environment, console: Console) -> int:
     except KeyboardInterrupt:
         result = replace(_recover(config), interrupted=True)
         console.print(f"[yellow]interrupted: reporting the {len(result.records)} launches that finished")
-    report = build_report(result)
+    try:
+        beside = read_beside(config.beside)
+    except RecordError as exc:
+        console.print(f"[yellow]--beside ignored:[/] {exc}")
+        beside = []
+    report = build_report(result, beside)
     write_report(config.report_dir, report, result.records)
     console.print(summary_panel(report, str(config.report_dir)))
     code: int = report["verdict"]["exit_code"]
@@ -164,9 +222,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except SoakConfigError as exc:
         console.print(f"[red]agentdock soak:[/] {exc}")
         return EXIT_USAGE
-    from agentdock.soak.launch import docker_environment
-
-    return run(config, docker_environment, console)
+    return run(config, environment_for(config.mode), console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

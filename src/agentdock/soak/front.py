@@ -67,6 +67,7 @@ class BurstFront:
         self._server: asyncio.Server | None = None
         self._count = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def start(self) -> None:
         try:
@@ -76,6 +77,7 @@ class BurstFront:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -105,6 +107,11 @@ class BurstFront:
                 await self._pipe(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
             log.info("burst front connection %s ended: %s", number, exc)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # stop() ends open connections: end quietly (Python 3.11's start_server callback would
+            # otherwise log the cancellation as an unhandled error, once per connection).
         finally:
             if task is not None:
                 self._tasks.discard(task)

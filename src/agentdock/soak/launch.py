@@ -18,12 +18,17 @@ One launch (`RealLaunch.__call__`):
    folder) for both servers pointed at the direct path's fronts, then
    ``claude mcp list`` there.
 5. ``first_response_ms`` of a path is its ``claude mcp list`` time: how long
-   Claude Code took to hear back from both servers.  On any failure the
+   Claude Code took to hear back from both servers.  Before either path, one
+   untimed ``claude mcp list`` in a folder without servers warms Claude Code
+   up (its first run in a fresh container loads the binary and writes its
+   config), so the two paths are measured alike — the direct path's
+   ``claude mcp add`` runs would otherwise warm it for the direct path only.  On any failure the
    record carries the container log, the proxy's stderr and the fault counters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tempfile
@@ -56,7 +61,15 @@ from agentdock.soak.profiles import LaunchFaults
 from agentdock.soak.records import LaunchRecord, PathResult, clip_evidence
 from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
 
-__all__ = ["SERVERS", "RealLaunch", "docker_environment", "parse_mcp_list", "toxics_for"]
+__all__ = [
+    "SERVERS",
+    "RealLaunch",
+    "docker_environment",
+    "open_fronts",
+    "parse_mcp_list",
+    "settings_for",
+    "toxics_for",
+]
 
 SERVERS: tuple[str, ...] = ("qms", "git")
 DIRECT_DIR = "/tmp/agentdock-soak-direct"  # noqa: S108 - a folder inside the throwaway container
@@ -145,6 +158,41 @@ class _Path:
         )
 
 
+async def open_fronts(
+    stack: AsyncExitStack,
+    env: SoakEnvironment,
+    plan: LaunchPlan,
+    path: str,
+    servers: tuple[str, ...] = SERVERS,
+) -> dict[str, _Front]:
+    """For each server, the fault layer one path of one launch (or trial) connects to; closed by ``stack``."""
+    fronts: dict[str, _Front] = {}
+    faults = plan.faults
+    for server in servers:
+        bursting = faults.http_503_burst > 0
+        proxy = FaultProxy(
+            f"{path}-{server}",
+            listen=f"{'127.0.0.1' if bursting else env.gateway}:0",
+            upstream=f"127.0.0.1:{env.ports[server]}",
+            toxics=toxics_for(faults),
+            seed=plan.seed,
+        )
+        await stack.enter_async_context(proxy)
+        burst = None
+        port = proxy.listen_port
+        if bursting:
+            burst = BurstFront(
+                listen_host=env.gateway,
+                upstream=("127.0.0.1", proxy.listen_port),
+                after=faults.http_503_after_connections,
+                burst=faults.http_503_burst,
+            )
+            await stack.enter_async_context(burst)
+            port = burst.port
+        fronts[server] = _Front(proxy, burst, port)
+    return fronts
+
+
 def _ms(began: float) -> float:
     return round((time.perf_counter() - began) * 1000.0, 1)
 
@@ -166,31 +214,7 @@ class RealLaunch:
         self.clock = clock
 
     async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, _Front]:
-        fronts: dict[str, _Front] = {}
-        faults = plan.faults
-        for server in SERVERS:
-            bursting = faults.http_503_burst > 0
-            proxy = FaultProxy(
-                f"{path}-{server}",
-                listen=f"{'127.0.0.1' if bursting else self.env.gateway}:0",
-                upstream=f"127.0.0.1:{self.env.ports[server]}",
-                toxics=toxics_for(faults),
-                seed=plan.seed,
-            )
-            await stack.enter_async_context(proxy)
-            burst = None
-            port = proxy.listen_port
-            if bursting:
-                burst = BurstFront(
-                    listen_host=self.env.gateway,
-                    upstream=("127.0.0.1", proxy.listen_port),
-                    after=faults.http_503_after_connections,
-                    burst=faults.http_503_burst,
-                )
-                await stack.enter_async_context(burst)
-                port = burst.port
-            fronts[server] = _Front(proxy, burst, port)
-        return fronts
+        return await open_fronts(stack, self.env, plan, path)
 
     async def _docker(self, *args: str, timeout_s: float = EXEC_TIMEOUT_S) -> tuple[int, str]:
         with anyio.fail_after(timeout_s):
@@ -255,6 +279,11 @@ class RealLaunch:
             except Exception as exc:  # the SDK's McpError, transport errors, a dead docker exec
                 path.fail(step, f"{type(exc).__name__}: {exc}")
                 return
+
+    async def _warm_up(self, name: str) -> None:
+        """One untimed ``claude mcp list`` where no server is configured (see step 5 above)."""
+        with contextlib.suppress(TimeoutError):  # the timed steps that follow say what is wrong
+            await self._docker("exec", "-w", "/", name, "claude", "mcp", "list")
 
     async def _configure_direct(self, name: str, token: str, fronts: dict[str, _Front], path: _Path) -> None:
         """``claude mcp add --transport http --scope local`` for both servers, in a scratch folder."""
@@ -354,6 +383,7 @@ class RealLaunch:
                         if direct_path.failed_step is None:
                             await self._mcp_list(name, DIRECT_DIR, direct_path)
 
+                    await self._warm_up(name)
                     await self._with_restart(plan.faults, proxy_body)
                     await self._with_restart(plan.faults, direct_body)
                     paths_out = {
@@ -428,10 +458,16 @@ def _logs(container: Any) -> str:
         return f"(container logs unavailable: {exc})"
 
 
+def settings_for(config: SoakConfig) -> EnvironmentSettings:
+    """The shared environment a run asks for: one agent per worker, the chosen image tag."""
+    settings = EnvironmentSettings(workers=config.workers)
+    return replace(settings, image=config.image_tag) if config.image_tag else settings
+
+
 @asynccontextmanager
 async def docker_environment(config: SoakConfig, say: Callable[[str], None]) -> AsyncIterator[LaunchStep]:
     """Set up the shared parts (project, servers, image) and yield the real launch step."""
-    settings = EnvironmentSettings(workers=config.workers)
+    settings = settings_for(config)
     run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
     async with open_environment(settings, say) as env:
         try:

@@ -58,6 +58,13 @@ class SoakConfig:
     replay: tuple[int, ...] = ()
     #: ``--retries`` of the in-container proxy; None: the launcher's default (what ./launch.sh uses)
     proxy_retries: int | None = None
+    #: what one unit of evidence is: ``launch`` (a fresh container), ``connect`` (a fresh proxy connection
+    #: inside a long-lived container); the CLI maps each mode to its environment
+    mode: str = "launch"
+    #: the agent image tag to build/use; None: the launcher's default tag
+    image_tag: str | None = None
+    #: earlier runs' report folders whose proxy-path evidence the report shows beside this run's
+    beside: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.launches < 1:

@@ -86,6 +86,9 @@ def test_a_terminal_that_is_not_installed_is_refused_before_docker_is_touched(
         (["qa", "--memory", "1m"], "below Docker's minimum of 6m"),
         (["qa", "--pids-limit", "4"], "pids limit 4 is too low"),
         (["qa", "--cpus", "nan"], "cpus 'nan' must be at least 0.01"),
+        (["qa", "--print-compose", "--no-attach"], "--print-compose starts nothing"),
+        (["qa", "bu", "--print-compose", "--shell"], "--print-compose starts nothing"),
+        (["qa", "--print-compose", "--", "-p", "hi"], "--print-compose starts nothing"),
     ],
 )
 def test_options_that_do_not_fit_the_number_of_agents_are_refused(

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import respx
 
 from agentdock.proxy.bridge import Bridge
 from agentdock.proxy.config import ProxyConfig
@@ -116,7 +117,8 @@ class Harness:
 
 
 class BridgeRunner:
-    """Runs a Bridge over scripted stdin lines against an async MockTransport handler."""
+    """Runs a Bridge over scripted stdin lines against an async MockTransport handler — a function
+    (a small stateful server) or a respx router (routes scripted per method)."""
 
     def __init__(self) -> None:
         self.config = ProxyConfig(url=URL, shutdown_grace_s=5.0)
@@ -125,18 +127,19 @@ class BridgeRunner:
 
     async def run(
         self,
-        handler: Handler,
+        handler: Handler | respx.MockRouter,
         lines: Iterable[bytes] | Callable[[Harness], AsyncIterator[bytes]],
         **overrides: Any,
     ) -> Harness:
         config = replace(self.config, **overrides)
+        respond: Handler = handler.async_handler if isinstance(handler, respx.MockRouter) else handler
         seen = Seen()
         sleeps: list[float] = []
 
         async def recording(req: httpx.Request) -> httpx.Response:
             await req.aread()
             seen.requests.append(req)
-            return await handler(req)
+            return await respond(req)
 
         self.slept = 0.0
 

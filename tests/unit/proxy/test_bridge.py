@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+import respx
 
 from agentdock.proxy.errors import (
     AUTH_REJECTED_CODE,
@@ -27,6 +28,15 @@ pytestmark = pytest.mark.anyio
 def body_of(request: httpx.Request) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(request.content)
     return value
+
+
+def answering(rpc: Any, value: Any) -> Callable[[httpx.Request], httpx.Response]:
+    """A respx side effect: the JSON-RPC result ``value`` for whatever request arrives."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return rpc.json_response(rpc.result(body_of(request)["id"], value))
+
+    return respond
 
 
 def echo_server(rpc: Any, session: str | None = "s-1"):
@@ -140,15 +150,13 @@ async def test_an_expired_session_is_reinitialised_and_the_request_replayed(
 
 
 async def test_unavailable_server_is_retried_with_backoff_then_answers(bridge_runner: Any, rpc: Any) -> None:
-    statuses = iter([503, 502])
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        status = next(statuses, 200)
-        if status != 200:
-            return httpx.Response(status)
-        return rpc.json_response(rpc.result(body_of(request)["id"], {"ok": 1}))
-
-    h = await bridge_runner.run(handler, [rpc.line(rpc.request(1, "tools/list"))])
+    server = respx.MockRouter()
+    server.post(rpc.URL, json__method="ping").mock(side_effect=answering(rpc, {}))
+    listing = server.post(rpc.URL, json__method="tools/list").mock(
+        side_effect=[httpx.Response(503), httpx.Response(502), answering(rpc, {"ok": 1})]
+    )
+    h = await bridge_runner.run(server, [rpc.line(rpc.request(1, "tools/list"))])
+    assert listing.call_count == 3
     assert h.sink.messages == [rpc.result(1, {"ok": 1})]
     # 503: not taken, retried; 502: may have run, so a ping must be answered before the re-send
     assert [body_of(r)["method"] for r in h.seen.requests] == [
@@ -163,15 +171,12 @@ async def test_unavailable_server_is_retried_with_backoff_then_answers(bridge_ru
 async def test_a_keyed_tool_call_is_retried_with_the_same_idempotency_key(
     bridge_runner: Any, rpc: Any
 ) -> None:
-    attempts = {"n": 0}
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        attempts["n"] += 1
-        if attempts["n"] == 1:
-            raise httpx.ReadError("connection reset by peer")
-        return rpc.json_response(rpc.result(body_of(request)["id"], {"ran": True}))
-
-    h = await bridge_runner.run(handler, [rpc.line(rpc.request(1, "tools/call", {"name": "mutate"}))])
+    server = respx.MockRouter()
+    server.post(rpc.URL, json__method="ping").mock(side_effect=answering(rpc, {}))
+    server.post(rpc.URL, json__method="tools/call").mock(
+        side_effect=[httpx.ReadError("connection reset by peer"), answering(rpc, {"ran": True})]
+    )
+    h = await bridge_runner.run(server, [rpc.line(rpc.request(1, "tools/call", {"name": "mutate"}))])
     calls = h.seen.posts("tools/call")
     keys = [r.headers.get("idempotency-key") for r in calls]
     assert h.sink.messages == [rpc.result(1, {"ran": True})]
@@ -475,26 +480,24 @@ async def test_requests_pipelined_behind_initialize_wait_for_its_session(
 async def test_a_stalled_stream_on_a_keyed_tool_call_is_retried_after_the_idle_timeout(
     bridge_runner: Any, rpc: Any
 ) -> None:
-    attempts = {"n": 0}
+    async def silent() -> AsyncIterator[bytes]:
+        yield b": headers sent, then nothing\n\n"
+        await anyio.sleep_forever()
+        yield b""
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        attempts["n"] += 1
-        if attempts["n"] == 1:
-
-            async def silent() -> AsyncIterator[bytes]:
-                yield b": headers sent, then nothing\n\n"
-                await anyio.sleep_forever()
-                yield b""
-
-            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=silent())
-        return rpc.json_response(rpc.result(body_of(request)["id"], {"second": True}))
-
+    stalled = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=silent())
+    server = respx.MockRouter()
+    ping = server.post(rpc.URL, json__method="ping").mock(side_effect=answering(rpc, {}))
+    server.post(rpc.URL, json__method="tools/call").mock(
+        side_effect=[stalled, answering(rpc, {"second": True})]
+    )
     h = await bridge_runner.run(
-        handler, [rpc.line(rpc.request(1, "tools/call", {"name": "t"}))], idle_timeout_s=0.1, timeout_s=5.0
+        server, [rpc.line(rpc.request(1, "tools/call", {"name": "t"}))], idle_timeout_s=0.1, timeout_s=5.0
     )
     assert h.sink.messages == [rpc.result(1, {"second": True})]
     keys = [r.headers["idempotency-key"] for r in h.seen.posts("tools/call")]
     assert len(keys) == 2 and keys[0] == keys[1]
+    assert ping.call_count == 1  # the stalled stream may have run the call: a ping before the re-send
 
 
 async def test_a_get_stream_the_server_keeps_refusing_is_given_up(bridge_runner: Any, rpc: Any) -> None:
@@ -522,3 +525,23 @@ async def test_a_get_stream_the_server_keeps_refusing_is_given_up(bridge_runner:
 
     h = await bridge_runner.run(handler, lines)
     assert gets["n"] == 3 and h.sink.messages[-1]["id"] == 1
+
+
+async def test_an_open_listen_stream_does_not_hold_the_exit_for_the_grace_period(
+    bridge_runner: Any, rpc: Any
+) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.method == "POST" else {}
+        if body.get("method") == "subscriptions/listen":
+            await anyio.sleep_forever()  # a 2026-07-28 listen stream stays open until cancelled
+        return rpc.json_response(rpc.result(body.get("id"), {}))
+
+    lines = [
+        rpc.line(rpc.request("listen:0", "subscriptions/listen")),
+        rpc.line(rpc.request(1, "tools/list")),
+    ]
+    with anyio.fail_after(10):  # the grace period is 60 s: only a shutdown that skips the stream ends in time
+        h = await bridge_runner.run(handler, lines, shutdown_grace_s=60.0)
+    assert h.sink.by_id(1) == [rpc.result(1, {})]
+    (listen,) = h.sink.by_id("listen:0")
+    assert listen["error"]["code"] == PROXY_SHUTDOWN_CODE

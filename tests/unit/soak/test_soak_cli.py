@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agentdock.soak.cli import main, parse_args, run
+from agentdock.soak.cli import MODES, environment_for, main, parse_args, run
 from agentdock.soak.errors import SoakConfigError, SoakSetupError
 from agentdock.soak.records import LaunchRecord, read_launches
 from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
@@ -31,7 +31,7 @@ def _environment(step):
 
 def test_options_resolve_into_one_frozen_config(tmp_path: Path) -> None:
     argv = "--launches 20 --workers 2 --faults flaky --seed 4 --min-success 99.5% --launch-timeout 60 --proxy-retries 6"
-    config = parse_args([*argv.split(), "--report", str(tmp_path)])
+    config = parse_args([*argv.split(), "--report", str(tmp_path)], environ={})
     assert config == SoakConfig(
         launches=20,
         workers=2,
@@ -101,3 +101,49 @@ def test_replay_takes_its_launch_count_from_the_indices_and_needs_the_seed() -> 
     assert (config.launches, config.replay, config.seed) == (2, (34, 7), 200)
     with pytest.raises(SoakConfigError, match="needs the --seed"):
         parse_args(["--replay", "34"])
+
+
+def test_connect_mode_counts_trials_and_launch_stays_the_default(tmp_path: Path) -> None:
+    assert parse_args(["--launches", "3"], environ={}).mode == "launch"
+    config = parse_args(["--mode", "connect", "--trials", "400", "--faults", "flaky"], environ={})
+    assert (config.mode, config.launches, config.profile) == ("connect", 400, "flaky")
+
+
+def test_every_mode_names_an_environment_that_imports(tmp_path: Path) -> None:
+    assert {"launch", "connect"} <= set(MODES)
+    for mode in MODES:
+        assert callable(environment_for(mode))
+
+
+def test_the_image_tag_comes_from_the_flag_then_the_test_image_variable_then_the_launchers_default() -> None:
+    env = {"AGENTDOCK_TEST_IMAGE": "claude-agent-mine"}
+    assert parse_args(["--image", "x"], environ=env).image_tag == "x"
+    assert parse_args([], environ=env).image_tag == "claude-agent-mine"
+    assert parse_args([], environ={}).image_tag is None
+
+
+def test_a_connect_run_shows_its_trials_beside_an_earlier_launch_run_and_the_baseline(
+    ok_step, tmp_path: Path
+) -> None:
+    console, out = _console()
+    launches = SoakConfig(launches=3, profile="flaky", seed=1, report_dir=tmp_path / "launch")
+    assert run(launches, _environment(ok_step), console) == 0
+    trials = SoakConfig(
+        launches=8, profile="flaky", seed=2, report_dir=tmp_path / "connect", mode="connect",
+        beside=(tmp_path / "launch",),
+    )  # fmt: skip
+    assert run(trials, _environment(ok_step), console) == 0
+    report = json.loads((tmp_path / "connect" / "report.json").read_text())
+    assert report["run"]["mode"] == "connect"
+    rows = [(r["kind"], r["successes"], r["trials"]) for r in report["evidence"]]
+    assert rows == [("connection trials", 8, 8), ("container launches", 3, 3)]
+    text = out.getvalue()
+    assert "evidence side by side" in text and "8/8 trials in" in text and "40/40" in text
+
+
+def test_a_beside_folder_without_a_report_is_named_and_left_out(ok_step, tmp_path: Path) -> None:
+    console, out = _console()
+    config = SoakConfig(launches=2, seed=1, report_dir=tmp_path / "r", beside=(tmp_path / "missing",))
+    assert run(config, _environment(ok_step), console) == 0
+    assert "--beside ignored" in out.getvalue()
+    assert len(json.loads((tmp_path / "r" / "report.json").read_text())["evidence"]) == 1

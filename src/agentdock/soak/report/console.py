@@ -41,6 +41,7 @@ class ProgressObserver:
         self._task: TaskID | None = None
         self._failed = dict.fromkeys(PATHS, 0)
         self._infra = 0
+        self._unit = "launch"
 
     def __enter__(self) -> ProgressObserver:
         self.progress.start()
@@ -56,6 +57,7 @@ class ProgressObserver:
         return " · ".join(parts)
 
     def started(self, config: SoakConfig) -> None:
+        self._unit = "trial" if config.mode == "connect" else "launch"
         self._task = self.progress.add_task("soak", total=config.launches, status=self._status())
 
     def finished_launch(self, record: LaunchRecord) -> None:
@@ -68,7 +70,7 @@ class ProgressObserver:
             failed = [f"{p}@{r.failed_step}" for p, r in record.paths.items() if not r.ok]
             detail = record.infra_error or ", ".join(failed)
             self.progress.console.print(
-                f"[red]launch {record.index} (seed {record.seed}) failed:[/] {detail}",
+                f"[red]{self._unit} {record.index} (seed {record.seed}) failed:[/] {detail}",
                 markup=True,
                 highlight=False,
             )
@@ -120,6 +122,22 @@ def summary_panel(report: dict[str, Any], report_dir: str) -> Panel:
             name, str(summary["count"]), _ms(summary["p50"]), _ms(summary["p95"]), _ms(summary["p99"])
         )
 
+    evidence = Table(title="evidence side by side (proxy path)", title_justify="left")
+    for column in ("kind", "profile", "ok / trials", "lower", "upper"):
+        evidence.add_column(column, justify="left" if column in ("kind", "profile") else "right")
+    for row in report.get("evidence", []):
+        evidence.add_row(
+            str(row["kind"]) + ("" if row.get("source") is None else " [dim](beside)[/]"),
+            str(row["profile"]),
+            f"{row['successes']}/{row['trials']}",
+            f"{row['wilson95']['lower']:.4f}",
+            f"{row['wilson95']['upper']:.4f}",
+        )
+    evidence.add_row(
+        "[dim]baseline[/]", "[dim]–", f"[dim]{base['successes']}/{base['trials']}",
+        f"[dim]{base['wilson95']['lower']:.4f}", f"[dim]{base['wilson95']['upper']:.4f}",
+    )  # fmt: skip
+
     proxy_lower = report["paths"]["proxy"]["wilson95"]["lower"]
     comparison = f"proxy lower bound {proxy_lower:.4f} vs baseline {base['wilson95']['lower']:.4f}: " + (
         "stronger evidence than 40/40"
@@ -130,12 +148,13 @@ def summary_panel(report: dict[str, Any], report_dir: str) -> Panel:
     head = "[bold green]PASS[/]" if verdict["passed"] else "[bold red]FAIL[/]"
     launches = report["launches"]
     rate = launches["rate_per_minute"]
+    noun = "trials" if report["run"].get("mode") == "connect" else "launches"
     lines = [
         f"{head}  exit {verdict['exit_code']} · profile {report['run']['profile']} · seed {report['run']['seed']} · "
-        f"{launches['completed']}/{launches['planned']} launches in {report['run']['duration_s']:.0f} s"
+        f"{launches['completed']}/{launches['planned']} {noun} in {report['run']['duration_s']:.0f} s"
         + (f" ({rate:.2f}/min)" if rate else ""),
         comparison,
         *[f"[red]• {reason}[/]" for reason in verdict["reasons"]],
         f"[dim]report: {report_dir}/report.html · {report_dir}/report.json · {report_dir}/launches.jsonl[/]",
     ]
-    return Panel(Group(success, latency, *lines), title="agentdock soak", expand=False)
+    return Panel(Group(success, latency, evidence, *lines), title="agentdock soak", expand=False)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentdock.soak.errors import RecordError
 from agentdock.soak.records import PATHS, LaunchRecord
 from agentdock.soak.runner import SoakResult
 from agentdock.soak.stats import summarize_latencies, wilson_interval
@@ -37,11 +38,14 @@ __all__ = [
     "EXIT_INCONCLUSIVE",
     "EXIT_OK",
     "EXIT_USAGE",
+    "KIND_OF_MODE",
     "REPORT_SCHEMA",
     "Baseline",
     "Verdict",
     "build_report",
+    "evidence_row",
     "judge",
+    "read_beside",
     "write_report",
 ]
 
@@ -172,8 +176,39 @@ def judge(report: dict[str, Any], min_success: float | None) -> Verdict:
     return Verdict(code == EXIT_OK, code, tuple(reasons))
 
 
-def build_report(result: SoakResult) -> dict[str, Any]:
-    """The JSON-ready report of a run."""
+#: The noun of one unit of evidence per soak mode (a mode missing here reads as its own name).
+KIND_OF_MODE = {"launch": "container launches", "connect": "connection trials", "session": "sessions"}
+
+
+def evidence_row(report: dict[str, Any], source: str | None = None) -> dict[str, Any]:
+    """One row of the side-by-side evidence table: a run's proxy path, by kind of evidence."""
+    run = report.get("run", {})
+    proxy = report["paths"]["proxy"]
+    mode = str(run.get("mode", "launch"))
+    return {
+        "kind": KIND_OF_MODE.get(mode, mode),
+        "profile": run.get("profile"),
+        "successes": proxy["successes"],
+        "trials": proxy["attempts"],
+        "wilson95": proxy["wilson95"],
+        "source": source,
+    }
+
+
+def read_beside(folders: Iterable[Path]) -> list[dict[str, Any]]:
+    """Evidence rows of earlier runs' ``report.json``; one that cannot be read is a `RecordError`."""
+    rows = []
+    for folder in folders:
+        path = folder / "report.json"
+        try:
+            rows.append(evidence_row(json.loads(path.read_text(encoding="utf-8")), str(folder)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RecordError(f"cannot read the report beside this run, {path}: {exc}") from exc
+    return rows
+
+
+def build_report(result: SoakResult, beside: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The JSON-ready report of a run; ``beside``: evidence rows of other runs (`read_beside`)."""
     records = sorted(result.records, key=lambda r: r.index)
     config = result.config
     completed = len(records)
@@ -181,6 +216,7 @@ def build_report(result: SoakResult) -> dict[str, Any]:
     report: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "run": {
+            "mode": config.mode,
             "launches": config.launches,
             "workers": config.workers,
             "profile": config.profile,
@@ -211,6 +247,7 @@ def build_report(result: SoakResult) -> dict[str, Any]:
         "baseline": BASELINE.as_dict(),
         "failures": _failures(records),
     }
+    report["evidence"] = [evidence_row(report), *beside]
     report["verdict"] = judge(report, config.min_success).as_dict()
     return report
 
