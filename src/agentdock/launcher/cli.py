@@ -313,8 +313,12 @@ def _stop_main(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
                 )
             ]
         except LauncherError as exc:
-            reporter.error(str(exc))
-            return 1
+            if args.project_root is not None:
+                reporter.error(str(exc))
+                return 1
+            roots = []  # no project here (and no demo yet): the listing above is the answer
+            if not running:
+                reporter.step("Nothing is running")
 
     def strict_in_use() -> bool:
         try:

@@ -149,3 +149,11 @@ def test_ports_default_to_the_project_s_own_and_flags_or_env_win() -> None:
     env = {"AGENTDOCK_QMS_PORT": "9200", "AGENTDOCK_GIT_PORT": "9201"}
     args = _launch_parser(env).parse_intermixed_args(["--git-port", "9301"])
     assert (args.qms_port, args.git_port) == (9200, 9301)
+
+
+def test_stop_outside_any_project_lists_and_says_nothing_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert stop_main([], environ={"AGENTDOCK_DATA_DIR": str(tmp_path / "data")}) == 0
+    assert "Nothing is running" in capsys.readouterr().err
