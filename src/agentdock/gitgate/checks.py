@@ -6,7 +6,6 @@ They are plain functions so the rule table in ``policy.py`` reads as data.
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from pathlib import Path
@@ -15,7 +14,15 @@ from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.pathspec import within
 from agentdock.gitgate.scope import scope_of
-from agentdock.gitgate.views import location, matches_branch, pathspecs, push_target, refspec, resolve_file
+from agentdock.gitgate.views import (
+    location,
+    matches_branch,
+    pathspecs,
+    push_target,
+    refspec,
+    resolve_file,
+    settled_realpath,
+)
 
 # --- global options -----------------------------------------------------------------------------
 
@@ -86,7 +93,7 @@ def outside_project(inv: Invocation, facts: RepoFacts) -> str | None:
     for spec in pathspecs(inv, facts):
         if spec.path is None:
             return f"pathspec {spec.raw!r} is outside the project root"
-        if not spec.wildcard and not _inside(os.path.realpath(facts.root / spec.path), facts.root):
+        if not spec.wildcard and not _inside(settled_realpath(facts.root / spec.path), facts.root):
             return f"pathspec {spec.raw!r} leads outside the project root through a symbolic link"
     for use in inv.args.uses:
         if (

@@ -11,6 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentdock.gitgate.errors import Refused
 from agentdock.gitgate.facts import RepoFacts
 from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.pathspec import Pathspec, parse_pathspec
@@ -26,6 +27,22 @@ __all__ = [
     "refspec",
     "resolve_file",
 ]
+
+
+#: How often a path whose links change while it is being resolved is resolved again.
+REALPATH_TRIES = 3
+
+
+def settled_realpath(path: str | Path) -> str:
+    """``os.path.realpath``, tolerating a link swapped while it runs (Python's non-strict realpath
+    raises when a component vanishes between its ``lstat`` and ``readlink``); a path that keeps
+    changing is refused, never an unhandled error."""
+    for _ in range(REALPATH_TRIES):
+        try:
+            return os.path.realpath(path)
+        except OSError:
+            continue
+    raise Refused("outside-project", f"{path} keeps changing while it is checked (a link being swapped?)")
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,7 @@ def location(inv: Invocation, facts: RepoFacts) -> Location:
     lexical: str | None = "" if rel == "." else Path(rel).as_posix()
     if lexical is not None and (lexical == ".." or lexical.startswith("../")):
         lexical = None
-    return Location(lexical=lexical, real=Path(os.path.realpath(current)))
+    return Location(lexical=lexical, real=Path(settled_realpath(current)))
 
 
 def pathspecs(inv: Invocation, facts: RepoFacts) -> list[Pathspec]:
@@ -75,7 +92,7 @@ def pathspecs(inv: Invocation, facts: RepoFacts) -> list[Pathspec]:
 def resolve_file(value: str, inv: Invocation, facts: RepoFacts) -> Pathspec:
     """A file named by an option value, as a literal path relative to the root (symlinks resolved)."""
     base = location(inv, facts).real
-    real = os.path.realpath(os.path.join(base, value))
+    real = settled_realpath(os.path.join(base, value))
     rel = os.path.relpath(real, facts.root)
     path: str | None = "" if rel == "." else Path(rel).as_posix()
     if path is not None and (path == ".." or path.startswith("../")):
