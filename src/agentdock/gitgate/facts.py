@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -109,9 +109,13 @@ def read_git(root: Path, env: Mapping[str, str], *args: str) -> str:
     return _git(root, env, *args)
 
 
-def _git(root: Path, env: Mapping[str, str], *args: str) -> str:
+def run_git(
+    root: Path, env: Mapping[str, str], args: Sequence[str], creds: Mapping[str, object] | None = None
+) -> tuple[int, str]:
+    """One of the gateway's own read-only git queries (never an agent's step): (exit code, stdout).
+    ``creds`` are ``subprocess.run`` user/group settings (git as the project owner)."""
     try:
-        done = subprocess.run(
+        done = subprocess.run(  # type: ignore[call-overload]
             ["git", *args],
             cwd=root,
             env=dict(env),
@@ -120,10 +124,16 @@ def _git(root: Path, env: Mapping[str, str], *args: str) -> str:
             timeout=30,
             check=False,
             stdin=subprocess.DEVNULL,
+            **dict(creds or {}),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise ExecutionError(f"cannot run git in {root}: {exc}") from exc
-    return done.stdout if done.returncode == 0 else ""
+    return int(done.returncode), str(done.stdout)
+
+
+def _git(root: Path, env: Mapping[str, str], *args: str) -> str:
+    code, out = run_git(root, env, args)
+    return out if code == 0 else ""
 
 
 def _submodules(root: Path, env: Mapping[str, str]) -> set[str]:

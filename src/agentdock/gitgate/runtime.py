@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentdock.gitgate.errors import ConfigError, ExecutionError
+from agentdock.gitgate.facts import run_git
 from agentdock.gitgate.hardening import GitHome, hardened_argv
 from agentdock.gitgate.invocation import Invocation
 from agentdock.gitgate.sandbox import NOBODY, base_args, bwrap_argv, plan_mounts
@@ -273,21 +274,7 @@ class GitRuntime:
 
     def _git(self, env: Mapping[str, str], *args: str) -> tuple[int, str]:
         """The gateway's own git (hardened, as the project owner, outside the sandbox): (exit code, stdout)."""
-        try:
-            done = subprocess.run(  # type: ignore[call-overload]
-                ["git", "--literal-pathspecs", *args],
-                cwd=self.root,
-                env=dict(env),
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-                stdin=subprocess.DEVNULL,
-                **_child_creds(self.run_as),
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise ExecutionError(f"cannot read the repository in {self.root}: {exc}") from exc
-        return int(done.returncode), str(done.stdout)
+        return run_git(self.root, env, ["--literal-pathspecs", *args], _child_creds(self.run_as))
 
     def _local_remotes(self, env: Mapping[str, str]) -> list[Path]:
         """Configured remotes that are paths on this machine (the sandbox binds them for the step)."""

@@ -94,66 +94,58 @@ class SafeRoot:
         return UnsafePath(f"{shown} cannot be opened: {exc.strerror}", rule="path.unreadable")
 
     # -- reading --------------------------------------------------------------------------------------
-    def read_bytes(self, path: Path | str, *, limit: int | None = None) -> bytes | None:
-        """The file's bytes, None if it (or a folder above it) does not exist."""
+    @contextlib.contextmanager
+    def _regular(self, path: Path | str) -> Iterator[tuple[int | None, tuple[str, ...]]]:
+        """An fd on the regular file at ``path`` opened without following a link (None if absent)."""
         parts = self.parts(path)
         with self.directory(parts[:-1]) as folder:
             if folder is None:
-                return None
+                yield None, parts
+                return
             try:
                 fd = os.open(
                     parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder
                 )
             except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise self._refusal(parts, exc) from exc
-            try:
-                info = os.fstat(fd)
-                if not stat.S_ISREG(info.st_mode):
-                    raise UnsafePath(f"{'/'.join(parts)} is not a regular file", rule="path.not-file")
-                if limit is not None and info.st_size > limit:
-                    raise UnsafePath(
-                        f"{'/'.join(parts)} is {info.st_size} bytes; the limit is {limit}", rule="path.size"
-                    )
-                chunks = []
-                remaining = (limit + 1) if limit is not None else -1
-                while True:
-                    chunk = os.read(fd, 1 << 20 if remaining < 0 else min(1 << 20, remaining))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    if remaining >= 0:
-                        remaining -= len(chunk)
-                        if remaining <= 0:
-                            break
-                data = b"".join(chunks)
-                if limit is not None and len(data) > limit:
-                    raise UnsafePath(f"{'/'.join(parts)} grew past the {limit} byte limit", rule="path.size")
-                return data
-            finally:
-                os.close(fd)
-
-    def read_head(self, path: Path | str, size: int) -> bytes | None:
-        """At most the first ``size`` bytes of a regular file (None if absent)."""
-        parts = self.parts(path)
-        with self.directory(parts[:-1]) as folder:
-            if folder is None:
-                return None
-            try:
-                fd = os.open(
-                    parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder
-                )
-            except FileNotFoundError:
-                return None
+                yield None, parts
+                return
             except OSError as exc:
                 raise self._refusal(parts, exc) from exc
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     raise UnsafePath(f"{'/'.join(parts)} is not a regular file", rule="path.not-file")
-                return os.read(fd, size)
+                yield fd, parts
             finally:
                 os.close(fd)
+
+    def read_bytes(self, path: Path | str, *, limit: int | None = None) -> bytes | None:
+        """The file's bytes, None if it (or a folder above it) does not exist."""
+        with self._regular(path) as (fd, parts):
+            if fd is None:
+                return None
+            size = os.fstat(fd).st_size
+            if limit is not None and size > limit:
+                raise UnsafePath(f"{'/'.join(parts)} is {size} bytes; the limit is {limit}", rule="path.size")
+            chunks = []
+            remaining = (limit + 1) if limit is not None else -1
+            while True:
+                chunk = os.read(fd, 1 << 20 if remaining < 0 else min(1 << 20, remaining))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if remaining >= 0:
+                    remaining -= len(chunk)
+                    if remaining <= 0:
+                        break
+            data = b"".join(chunks)
+            if limit is not None and len(data) > limit:
+                raise UnsafePath(f"{'/'.join(parts)} grew past the {limit} byte limit", rule="path.size")
+            return data
+
+    def read_head(self, path: Path | str, size: int) -> bytes | None:
+        """At most the first ``size`` bytes of a regular file (None if absent)."""
+        with self._regular(path) as (fd, _):
+            return None if fd is None else os.read(fd, size)
 
     def read_text(self, path: Path | str, *, limit: int | None = None) -> str | None:
         data = self.read_bytes(path, limit=limit)
