@@ -2,7 +2,7 @@
 
 Usage::
 
-    agentdock soak [--mode launch|connect] [--launches N | --trials N] [--workers W]
+    agentdock soak [--mode launch|connect|session] [--launches N | --trials N | --sessions N] [--workers W]
                    [--faults PROFILE] [--seed S] [--report DIR] [--min-success RATE]
                    [--launch-timeout SECONDS] [--image TAG] [--beside DIR]...
                    [--replay I,J,...]   (with the --seed of an earlier run: rerun those launches)
@@ -10,7 +10,8 @@ Usage::
 ``--mode`` picks what one unit of evidence is (:data:`MODES`): ``launch`` (the
 default) starts a fresh container per launch; ``connect`` runs connection trials
 (a fresh proxy process per trial inside long-lived containers, see
-`agentdock.soak.connect`). ``--beside DIR`` puts an earlier run's proxy-path
+`agentdock.soak.connect`); ``session`` runs whole scripted Claude Code
+sessions with faults done between calls (`agentdock.rehearsal.sessions`). ``--beside DIR`` puts an earlier run's proxy-path
 evidence (another mode, say) in the same table as this run's and the 40/40
 baseline.
 
@@ -53,6 +54,8 @@ Environment = Callable[[SoakConfig, Callable[[str], None]], AbstractAsyncContext
 MODES: dict[str, tuple[str, str]] = {
     "launch": ("agentdock.soak.launch:docker_environment", "launches"),
     "connect": ("agentdock.soak.connect:connect_environment", "trials"),
+    # sessions sit on the scripted model (agentdock.rehearsal), which sits on the soak
+    "session": ("agentdock.rehearsal.sessions.trial:session_environment", "sessions"),
 }
 
 
@@ -82,11 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         default="launch",
         choices=sorted(MODES),
         help="launch: a fresh container per launch (default); connect: connection trials, a fresh proxy "
-        "per trial inside long-lived containers",
+        "per trial inside long-lived containers; session: a 20-call scripted Claude Code session per "
+        "path, faults done mid-session",
     )
     parser.add_argument(
-        "--launches", "--trials", dest="launches", type=int, default=None,
-        help="number of launches or trials (default 40)",
+        "--launches", "--trials", "--sessions", dest="launches", type=int, default=None,
+        help="number of launches, trials or sessions (default 40)",
     )  # fmt: skip
     parser.add_argument(
         "--image",

@@ -63,6 +63,7 @@ from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
 
 __all__ = [
     "SERVERS",
+    "Front",
     "RealLaunch",
     "docker_environment",
     "open_fronts",
@@ -122,7 +123,7 @@ def parse_mcp_list(output: str, servers: tuple[str, ...] = SERVERS) -> dict[str,
 
 
 @dataclass
-class _Front:
+class Front:
     """One server's fault layer for one path: what the container connects to."""
 
     proxy: FaultProxy
@@ -164,12 +165,18 @@ async def open_fronts(
     plan: LaunchPlan,
     path: str,
     servers: tuple[str, ...] = SERVERS,
-) -> dict[str, _Front]:
-    """For each server, the fault layer one path of one launch (or trial) connects to; closed by ``stack``."""
-    fronts: dict[str, _Front] = {}
+    *,
+    controllable: bool = False,
+) -> dict[str, Front]:
+    """For each server, the fault layer one path of one launch (or trial) connects to; closed by ``stack``.
+
+    ``controllable``: always put a `BurstFront` outermost (even without a drawn burst), so faults can be
+    done to the path mid-session (`BurstFront.arm_burst`, ``partition``, ``reset_all``).
+    """
+    fronts: dict[str, Front] = {}
     faults = plan.faults
     for server in servers:
-        bursting = faults.http_503_burst > 0
+        bursting = faults.http_503_burst > 0 or controllable
         proxy = FaultProxy(
             f"{path}-{server}",
             listen=f"{'127.0.0.1' if bursting else env.gateway}:0",
@@ -189,7 +196,7 @@ async def open_fronts(
             )
             await stack.enter_async_context(burst)
             port = burst.port
-        fronts[server] = _Front(proxy, burst, port)
+        fronts[server] = Front(proxy, burst, port)
     return fronts
 
 
@@ -213,7 +220,7 @@ class RealLaunch:
         self.proxy_retries = proxy_retries
         self.clock = clock
 
-    async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, _Front]:
+    async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, Front]:
         return await open_fronts(stack, self.env, plan, path)
 
     async def _docker(self, *args: str, timeout_s: float = EXEC_TIMEOUT_S) -> tuple[int, str]:
@@ -285,7 +292,7 @@ class RealLaunch:
         with contextlib.suppress(TimeoutError):  # the timed steps that follow say what is wrong
             await self._docker("exec", "-w", "/", name, "claude", "mcp", "list")
 
-    async def _configure_direct(self, name: str, token: str, fronts: dict[str, _Front], path: _Path) -> None:
+    async def _configure_direct(self, name: str, token: str, fronts: dict[str, Front], path: _Path) -> None:
         """``claude mcp add --transport http --scope local`` for both servers, in a scratch folder."""
         try:
             code, output = await self._docker("exec", name, "mkdir", "-p", DIRECT_DIR)

@@ -69,6 +69,47 @@ def _summary_table(report: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _calls_table(report: dict[str, Any]) -> str:
+    """Session soaks: per-call figures per path, and how the calls right after each kind of fault fared."""
+    blocks = {path: report["paths"][path].get("calls") for path in PATHS}
+    if not any(blocks.values()):
+        return ""
+    head = (
+        "<tr><th>path</th><th>sessions fully completed</th><th>calls ok/run</th><th>Wilson 95 % lower</th>"
+        "<th>not run</th><th>duplicates</th><th>lost</th><th>p50 ms</th><th>p99 ms</th></tr>"
+    )
+    rows = []
+    events: set[str] = set()
+    for path, calls in blocks.items():
+        if not calls:
+            continue
+        events.update(calls["after_fault"])
+        rows.append(
+            f"<tr><td>{escape(path)}</td><td>{calls['sessions_completed']}/{report['paths'][path]['attempts']}</td>"
+            f"<td>{calls['ok']}/{calls['total']}</td><td>{calls['wilson95']['lower']:.4f}</td>"
+            f"<td>{calls['not_run']}</td><td>{calls['duplicates']}</td><td>{calls['lost']}</td>"
+            f"<td>{_num(calls['latency_ms']['p50'])}</td><td>{_num(calls['latency_ms']['p99'])}</td></tr>"
+        )
+    fault_head = "<tr><th>call right after</th>" + "".join(
+        f"<th>{escape(path)} ok/calls</th>" for path, calls in blocks.items() if calls
+    ) + "</tr>"  # fmt: skip
+    fault_rows = "".join(
+        f"<tr><td>{escape(event)}</td>"
+        + "".join(
+            f"<td>{c['after_fault'].get(event, {}).get('ok', 0)}/{c['after_fault'].get(event, {}).get('calls', 0)}</td>"
+            for c in blocks.values()
+            if c
+        )
+        + "</tr>"
+        for event in sorted(events)
+    )
+    return (
+        "<h2>Calls in sessions</h2><p>Every call of every session; a call after a failure is not run. "
+        "Duplicates and lost calls come from the servers' own records (QMS audit trail, git-mcp's record).</p>"
+        f"<table>{head}{''.join(rows)}</table><table>{fault_head}{fault_rows}</table>"
+    )
+
+
 def _latency_table(report: dict[str, Any]) -> str:
     rows: list[tuple[str, dict[str, Any]]] = [
         ("container start", report["latency_ms"]["container_start"]),
@@ -236,6 +277,7 @@ def render_html(report: dict[str, Any], records: Sequence[LaunchRecord]) -> str:
         f"{report['baseline']['wilson95']['lower']:.3f} at 95 % confidence.</p>"
         f"{_summary_table(report)}"
         f"<figure>{_success_over_time(ordered, report['baseline']['wilson95']['lower'])}</figure>"
+        f"{_calls_table(report)}"
         "<h2>Latency</h2>"
         f"{_latency_table(report)}{charts}"
         "<h2>Failures</h2>"
