@@ -72,8 +72,11 @@ class Overview:
         # Documents the entries do not know (new, or in a shard whose file changed) and files they
         # expect that are gone: their shards take the checked path.
         docs: dict[str, set[str]] = {}
+        ordered: dict[str, list[str]] = {}  # each shard's new documents, valid and in id order
         for text in id_names(list(listed - known), SUFFIX):
-            docs.setdefault(shard_of_text(text), set()).add(text)
+            shard = shard_of_text(text)
+            docs.setdefault(shard, set()).add(text)
+            ordered.setdefault(shard, []).append(text)
         dirty = set(docs)
         for name in known - listed:
             dirty.add(shard_of_text(name[: -len(SUFFIX)]))
@@ -100,15 +103,21 @@ class Overview:
             shard: (e.views, e.text) for shard, e in kept.items()
         }
         for shard in dirty:
+            texts = docs.get(shard, set())
+            fresh = self._entry(
+                shard, ordered.get(shard) if len(ordered.get(shard, ())) == len(texts) else None
+            )
+            if fresh is not None:
+                kept[shard] = fresh
+            if fresh is not None and _same(fresh, texts, found):
+                parts[shard] = (fresh.views, fresh.text)  # this call checked it: no second render
+                continue
             views = [
                 v
-                for t in id_names([f"{t}{SUFFIX}" for t in docs.get(shard, ())], SUFFIX)
+                for t in id_names([f"{t}{SUFFIX}" for t in texts], SUFFIX)
                 if (v := found[t].view) is not None
             ]
             parts[shard] = (views, self.render(views))
-            fresh = self._entry(shard)
-            if fresh is not None:
-                kept[shard] = fresh
         self._entries = kept
         order = sorted(parts, key=_shard_key)
         views_out: list[dict[str, Any]] = []
@@ -116,17 +125,21 @@ class Overview:
             views_out.extend(parts[shard][0])
         return views_out, "\n".join(text for shard in order if (text := parts[shard][1]))
 
-    def _entry(self, shard: str) -> _Entry | None:
+    def _entry(self, shard: str, checked: list[str] | None = None) -> _Entry | None:
         """The entry of the shard file as it is now, if every row is a believable one of this shard
         (a valid id of this shard; a live row with a signature): otherwise none, and the shard keeps
-        taking the checked path."""
+        taking the checked path.  ``checked``: ids already validated as this shard's, in id order
+        (used as the order when the rows are exactly those)."""
         loaded = self.index.load_signed(shard)
         if loaded is None:
             return None
         sig, rows = loaded
-        order = id_names([f"{text}{SUFFIX}" for text in rows], SUFFIX)
-        if len(order) != len(rows) or any(shard_of_text(text) != shard for text in order):
-            return None
+        if checked is not None and len(checked) == len(rows) and rows.keys() == set(checked):
+            order = checked
+        else:
+            order = id_names([f"{text}{SUFFIX}" for text in rows], SUFFIX)
+            if len(order) != len(rows) or any(shard_of_text(text) != shard for text in order):
+                return None
         live = [text for text in order if rows[text].view is not None]
         by_kind: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = {}
         for text in live:
@@ -142,6 +155,19 @@ class Overview:
             views=tuple(views),
             text=self.render(views),
         )
+
+
+def _same(entry: _Entry, texts: set[str], found: Mapping[str, Row]) -> bool:
+    """Whether ``entry`` shows exactly the rows just checked for its shard (the documents listed,
+    each with a live row of the same view)."""
+    if len(entry.names) != len(texts) or len(entry.views) != len(texts):
+        return False
+    return all(
+        f"{view['id']}{SUFFIX}" in entry.names
+        and (row := found.get(view["id"])) is not None
+        and row.view == view
+        for view in entry.views
+    )
 
 
 def _shard_key(shard: str) -> tuple[str, int]:
