@@ -152,3 +152,14 @@ def test_a_beside_folder_without_a_report_is_named_and_left_out(ok_step, tmp_pat
 def test_a_session_run_counts_sessions() -> None:
     config = parse_args(["--mode", "session", "--sessions", "100", "--workers", "2"], environ={})
     assert (config.mode, config.launches, config.workers) == ("session", 100, 2)
+
+
+def test_a_session_trial_gets_room_for_two_sessions_unless_told_otherwise() -> None:
+    from agentdock.soak.cli import SESSION_TRIAL_TIMEOUT_S
+    from agentdock.soak.runner import DEFAULT_LAUNCH_TIMEOUT_S
+
+    assert parse_args(["--mode", "session"], environ={}).launch_timeout_s == SESSION_TRIAL_TIMEOUT_S
+    assert parse_args([], environ={}).launch_timeout_s == DEFAULT_LAUNCH_TIMEOUT_S
+    assert parse_args(["--mode", "session", "--launch-timeout", "30"], environ={}).launch_timeout_s == 30
+    with pytest.raises(SoakConfigError):
+        parse_args(["--launch-timeout", "0"], environ={})
