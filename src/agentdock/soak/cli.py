@@ -59,6 +59,10 @@ MODES: dict[str, tuple[str, str]] = {
 }
 
 
+#: A session trial's bound: two sessions (proxy, direct), each bounded at 240 s inside, plus set-up.
+SESSION_TRIAL_TIMEOUT_S = 600.0
+
+
 def environment_for(mode: str) -> Environment:
     """The environment of ``mode`` (imported on use: each mode pulls in its own dependencies)."""
     module, _, name = MODES[mode][0].partition(":")
@@ -121,8 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--launch-timeout",
         type=float,
-        default=DEFAULT_LAUNCH_TIMEOUT_S,
-        help=f"seconds one launch may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g})",
+        default=None,
+        help=f"seconds one launch (or trial) may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g}; "
+        f"{SESSION_TRIAL_TIMEOUT_S:g} with --mode session, whose trial is two whole sessions)",
     )
     parser.add_argument(
         "--proxy-retries",
@@ -154,6 +159,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     if args.replay and args.seed is None:
         raise SoakConfigError("--replay needs the --seed of the run it replays")
     launches = args.launches if args.launches is not None else (len(args.replay) or 40)
+    default_timeout = SESSION_TRIAL_TIMEOUT_S if args.mode == "session" else DEFAULT_LAUNCH_TIMEOUT_S
     return SoakConfig(
         launches=launches,
         workers=args.workers,
@@ -161,7 +167,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
         report_dir=args.report,
         min_success=args.min_success,
-        launch_timeout_s=args.launch_timeout,
+        launch_timeout_s=args.launch_timeout if args.launch_timeout is not None else default_timeout,
         replay=args.replay,
         proxy_retries=args.proxy_retries,
         mode=args.mode,

@@ -11,6 +11,7 @@ host servers (the ``restart`` profile).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -24,6 +25,7 @@ from typing import Any
 
 import anyio
 
+from agentdock import paths
 from agentdock.defaults import child_env
 from agentdock.launcher import (
     ImageSpec,
@@ -60,6 +62,9 @@ class EnvironmentSettings:
     keep_project: bool = False
     #: more flags for both servers (the session soak's ``--session-lifetime``)
     server_args: tuple[str, ...] = ()
+    #: ``QMS/.meta/limits.json`` for the throw-away project, written before the servers start (the
+    #: person's file: the session soak raises the per-agent create rate to what its sessions create)
+    qms_limits: dict[str, int] | None = None
 
 
 @dataclass
@@ -167,6 +172,9 @@ def _setup(
     _check_bindable(gateway)
     say(f"project {root} (qms init)")
     init_demo_project(root)
+    if settings.qms_limits is not None:
+        limits = paths.qms_dir(root) / ".meta" / "limits.json"
+        limits.write_text(json.dumps(settings.qms_limits, indent=2) + "\n", encoding="utf-8")
     _git_init(root)
     agents = list(AGENT_POOL[: max(1, settings.workers)])
     tokens = {agent: provision_token(root, agent) for agent in agents}

@@ -65,6 +65,7 @@ __all__ = [
     "SERVERS",
     "Front",
     "RealLaunch",
+    "StepPool",
     "docker_environment",
     "open_fronts",
     "parse_mcp_list",
@@ -471,16 +472,41 @@ def settings_for(config: SoakConfig) -> EnvironmentSettings:
     return replace(settings, image=config.image_tag) if config.image_tag else settings
 
 
+class StepPool:
+    """Hands each launch to a free step: one step per worker, each over its own environment."""
+
+    def __init__(self, steps: list[LaunchStep]) -> None:
+        self._steps = list(steps)
+        self._free = anyio.Semaphore(len(steps))
+
+    async def __call__(self, plan: LaunchPlan) -> LaunchRecord:
+        async with self._free:
+            step = self._steps.pop()
+            try:
+                return await step(plan)
+            finally:
+                self._steps.append(step)
+
+
 @asynccontextmanager
 async def docker_environment(config: SoakConfig, say: Callable[[str], None]) -> AsyncIterator[LaunchStep]:
-    """Set up the shared parts (project, servers, image) and yield the real launch step."""
-    settings = settings_for(config)
+    """Set up one environment (project, servers) per worker, and the image; yield the real launch step.
+
+    Each worker has its own servers, so a restart one launch draws lands in that launch only: with
+    shared servers a launch also lived through every other worker's restart (two in a row are a
+    6-8 s outage no profile drew), and ``--replay`` could not reproduce what it saw.
+    """
+    settings = replace(settings_for(config), workers=1)
     run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
-    async with open_environment(settings, say) as env:
+    async with AsyncExitStack() as stack:
+        steps: list[RealLaunch] = []
+        for _ in range(config.workers):
+            env = await stack.enter_async_context(open_environment(settings, say))
+            steps.append(RealLaunch(env, run_id=run_id, proxy_retries=config.proxy_retries))
         try:
-            yield RealLaunch(env, run_id=run_id, proxy_retries=config.proxy_retries)
+            yield steps[0] if len(steps) == 1 else StepPool(list(steps))
         finally:
             with anyio.CancelScope(shield=True):
-                left = await anyio.to_thread.run_sync(_sweep, env.client, run_id)
+                left = await anyio.to_thread.run_sync(_sweep, steps[0].env.client, run_id)
             if left:
                 say(f"removed {left} container(s) left by interrupted launches")

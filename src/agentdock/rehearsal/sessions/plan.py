@@ -32,6 +32,7 @@ from agentdock.rehearsal.scenario import Expect, Scenario, Step, Turn, full_tool
 __all__ = [
     "AGENT",
     "CALLS",
+    "CREATES_PER_SESSION",
     "EVENTS",
     "SessionEvent",
     "draw_events",
@@ -95,6 +96,8 @@ def _calls() -> list[tuple[str, dict[str, Any], str | None, Expect]]:
 
 
 CALLS = len(_calls())
+#: Documents one session creates (the soak raises the project's create-rate limit to fit its run).
+CREATES_PER_SESSION = sum(tool == "qms_create" for tool, *_ in _calls())
 
 _CHANCE = {"none": 0.0, "flaky": 0.5, "hostile": 0.8}
 

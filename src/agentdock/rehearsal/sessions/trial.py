@@ -50,7 +50,13 @@ from agentdock.rehearsal.model import ScriptedModel
 from agentdock.rehearsal.records import StepRecord
 from agentdock.rehearsal.runner import claude_argv, claude_env
 from agentdock.rehearsal.server import create_app, serve_model
-from agentdock.rehearsal.sessions.plan import AGENT, SessionEvent, draw_events, session_scenario
+from agentdock.rehearsal.sessions.plan import (
+    AGENT,
+    CREATES_PER_SESSION,
+    SessionEvent,
+    draw_events,
+    session_scenario,
+)
 from agentdock.soak.connect import start_trial_container
 from agentdock.soak.environment import SoakEnvironment, open_environment
 from agentdock.soak.launch import SERVERS, Front, open_fronts, settings_for
@@ -309,7 +315,15 @@ class SessionTrial:
 @asynccontextmanager
 async def session_environment(config: SoakConfig, say: Callable[[str], None]) -> AsyncIterator[LaunchStep]:
     """Per worker: a project with its own servers and one long-lived container; yields the trial step."""
-    settings = replace(settings_for(config), workers=1, server_args=("--session-lifetime", f"{LIFETIME_S:g}"))
+    # Each trial creates CREATES_PER_SESSION documents per path, all as one agent: the project's
+    # create-rate limit (30 an hour by default) is raised to what this run creates, and no further.
+    creates = CREATES_PER_SESSION * len(PATHS) * config.launches + 10
+    settings = replace(
+        settings_for(config),
+        workers=1,
+        server_args=("--session-lifetime", f"{LIFETIME_S:g}"),
+        qms_limits={"max_creates_per_window": creates},
+    )
     run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
     async with AsyncExitStack() as stack:
         slots = []

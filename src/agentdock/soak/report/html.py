@@ -33,6 +33,17 @@ td.err{text-align:left;max-width:32rem;word-break:break-word}
 """
 
 
+#: What the two paths are, per soak mode (the first paragraph under the success table).
+PATH_TEXT = {
+    "launch": "proxy: Claude Code (<code>claude mcp list</code>) and an SDK client through "
+    "<code>/proxy/mcp_proxy.py</code>; direct: Claude Code's own <code>type: http</code> client.",
+    "connect": "proxy: a fresh <code>/proxy/mcp_proxy.py</code> per trial, driven by an SDK client "
+    "(initialize, tools/list, one tool call); direct: the SDK's own Streamable HTTP client.",
+    "session": "A unit is one scripted 20-call <code>claude -p</code> session, fully completed. proxy: "
+    "through <code>/proxy/mcp_proxy.py</code>; direct: through Claude Code's own <code>type: http</code> client.",
+}
+
+
 def _num(value: Any, digits: int = 1) -> str:
     if value is None:
         return "–"
@@ -272,8 +283,7 @@ def render_html(report: dict[str, Any], records: Sequence[LaunchRecord]) -> str:
         f"{_num(rate, 2)} launches/min · exit code {verdict['exit_code']}</p>"
         f"<ul>{reasons}</ul>"
         "<h2>Success by path, beside the 40/40 baseline</h2>"
-        "<p>proxy: Claude Code (<code>claude mcp list</code>) and an SDK client through <code>/proxy/mcp_proxy.py</code>; "
-        "direct: Claude Code's own <code>type: http</code> client. 40/40 only shows ≥ "
+        f"<p>{PATH_TEXT.get(run.get('mode', 'launch'), PATH_TEXT['launch'])} 40/40 only shows ≥ "
         f"{report['baseline']['wilson95']['lower']:.3f} at 95 % confidence.</p>"
         f"{_summary_table(report)}"
         f"<figure>{_success_over_time(ordered, report['baseline']['wilson95']['lower'])}</figure>"
