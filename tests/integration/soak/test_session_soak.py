@@ -9,13 +9,14 @@ records.  The direct path (Claude Code's own HTTP client) is recorded, not judge
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from agentdock.rehearsal.sessions.plan import CALLS, EVENTS, draw_events
 from agentdock.rehearsal.sessions.trial import LIFETIME_S
-from agentdock.soak.cli import main
 from agentdock.soak.profiles import launch_seed
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
@@ -24,25 +25,32 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 def test_a_replayed_session_with_every_mid_session_fault_passes_through_the_proxy(tmp_path: Path) -> None:
     assert {e.kind for e in draw_events(launch_seed(7, 69), "flaky", LIFETIME_S)} == set(EVENTS)
     report_dir = tmp_path / "report"
-    code = main(
-        [
-            "--mode",
-            "session",
-            "--faults",
-            "flaky",
-            "--seed",
-            "7",
-            "--replay",
-            "69",
-            "--report",
-            str(report_dir),
-        ]
+    # As a user runs it: its own process (the servers it starts outlive their Popen objects by design).
+    argv = [
+        "--mode",
+        "session",
+        "--faults",
+        "flaky",
+        "--seed",
+        "7",
+        "--replay",
+        "69",
+        "--report",
+        str(report_dir),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "agentdock", "soak", *argv],
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
     )
+    code = done.returncode
     report = json.loads((report_dir / "report.json").read_text())
     (line,) = (report_dir / "launches.jsonl").read_text().splitlines()
     record = json.loads(line)
     proxy = record["paths"]["proxy"]
-    assert code == 0, (proxy["failed_step"], proxy["error"], record["evidence"])
+    assert code == 0, (proxy["failed_step"], proxy["error"], record["evidence"], done.stdout[-3000:])
     assert [c["ok"] for c in proxy["calls"]] == [True] * CALLS
     assert {c["event"] for c in proxy["calls"] if c["event"]} == set(EVENTS)
     assert (proxy["duplicates"], proxy["lost"]) == (0, 0)
