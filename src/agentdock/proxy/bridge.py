@@ -21,8 +21,8 @@ spans requests:
 from __future__ import annotations
 
 import logging
+import os
 import random
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -123,7 +123,7 @@ class Bridge:
         clock: Callable[[], float] = anyio.current_time,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+        new_key: Callable[[], str] = lambda: os.urandom(16).hex(),  # 128 random bits (uuid: +2 ms of start)
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen
     ) -> None:
         self.config = config
