@@ -438,6 +438,8 @@ class Upstream:
                         await self._deliver_event(event, on_message)
         except (httpx.HTTPError, UpstreamError, SSEEventTooLarge) as exc:
             log.debug("the rest of an answered stream: %s", exc)
+        except Exception:  # a background tidy-up must never take the bridge down with it
+            log.exception("bug while reading the rest of an answered stream")
         finally:
             with anyio.CancelScope(shield=True):
                 await rest.chunks.aclose()
