@@ -60,17 +60,14 @@ def make_client(config: ProxyConfig) -> httpx.AsyncClient:
     )
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=64, keepalive_expiry=30)
     host = urlsplit(config.url).hostname or ""
-    # Plain http to a direct host never uses TLS: skip loading the CA bundle (~30 ms of cold start).
-    verify = not (_is_direct(host) and urlsplit(config.url).scheme == "http")
-    # A direct host gets its own mount (it outranks the env's proxy mounts): httpx's transport on a
-    # pool whose bookkeeping stays cheap with many requests in flight (agentdock.proxy.pool).
-    pattern = f"all://[{host}]" if ":" in host else f"all://{host}"
-    mounts: dict[str, httpx.AsyncBaseTransport | None] = (
-        {pattern: keepalive_transport(verify=verify, limits=limits)} if _is_direct(host) else {}
-    )
-    return httpx.AsyncClient(
-        timeout=timeout, limits=limits, mounts=mounts, follow_redirects=False, verify=verify
-    )
+    if not _is_direct(host):
+        return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+    # The client only ever talks to config.url. A direct host gets one transport and no proxy
+    # transports from the environment: httpx's own, on a pool whose bookkeeping stays cheap with
+    # many requests in flight (agentdock.proxy.pool). Plain http never uses TLS: no CA bundle loaded.
+    verify = urlsplit(config.url).scheme != "http"
+    transport = keepalive_transport(verify=verify, limits=limits)
+    return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
 
 def configure_logging(config: ProxyConfig) -> None:
