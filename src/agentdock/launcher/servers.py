@@ -58,6 +58,7 @@ class ServerSpec:
     port: int
     hosts: tuple[str, ...] = ("127.0.0.1",)
     allow_root: bool = False  # a root launch on a root-owned project: no owner to drop to
+    extra_args: tuple[str, ...] = ()  # more server flags (the session soak's --session-lifetime)
 
     @property
     def url(self) -> str:
@@ -83,6 +84,7 @@ class ServerSpec:
             "--project-root",
             str(self.root),
             *(["--allow-root"] if self.allow_root else []),
+            *self.extra_args,
         ]
 
 
@@ -93,11 +95,13 @@ def server_specs(
     git_port: int | None = GIT_PORT,
     *,
     allow_root: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> list[ServerSpec]:
     """qms-mcp and, unless ``git_port`` is None (a project without git), git-mcp."""
-    specs = [ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts), allow_root)]
+    extra = tuple(extra_args)
+    specs = [ServerSpec("qms", "qms-mcp", root, qms_port, tuple(hosts), allow_root, extra)]
     if git_port is not None:
-        specs.append(ServerSpec("git", "git-mcp", root, git_port, tuple(hosts), allow_root))
+        specs.append(ServerSpec("git", "git-mcp", root, git_port, tuple(hosts), allow_root, extra))
     return specs
 
 

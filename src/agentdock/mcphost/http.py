@@ -15,6 +15,8 @@ Both ``qms-mcp`` and ``git-mcp`` use this module; the names below are a contract
     ``N`` ``413``; behind it, :class:`~agentdock.mcphost.bodylimit.BodyLimitMiddleware`
     answers bodies over ``N`` bytes with ``413`` (serving, binding and the connection caps
     live in :mod:`agentdock.mcphost.serve`).
+``build_app(..., session_lifetime_s=S)``
+    A session with no request for ``S`` seconds is forgotten (its next request gets ``404``).
 ``caller_agent(ctx, *, stdio_user=None) -> str``
     Inside a tool handler (``ctx: mcp.server.mcpserver.Context``): the agent the
     request's token belongs to; over stdio (no HTTP request) ``stdio_user``.
@@ -143,6 +145,7 @@ def build_app(
     path: str = "/mcp",
     max_body_bytes: int = DEFAULT_LIMITS.max_body_bytes,
     max_header_bytes: int = DEFAULT_LIMITS.max_header_bytes,
+    session_lifetime_s: float = DEFAULT_LIMITS.session_lifetime_s,
 ) -> ASGIApp:
     """The server's Streamable HTTP app behind bearer auth and the Host allow-list."""
     hosts = [*DEFAULT_ALLOWED_HOSTS, *allowed_hosts]
@@ -154,6 +157,7 @@ def build_app(
         json_response=json_response,
         stateless_http=stateless,
         transport_security=security,
+        session_idle_timeout=None if stateless else session_lifetime_s,
     )
     authed = BearerAuthMiddleware(BodyLimitMiddleware(inner, max_body_bytes), store, hosts)
     return HeadLimitMiddleware(authed, max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes)

@@ -9,6 +9,9 @@ enforced in two places that neither server can bypass:
   within ``read_timeout_s`` (a slowloris sender is answered ``408`` and closed); an idle
   keep-alive connection is closed after ``idle_timeout_s``; a request head over
   ``max_header_bytes`` gets ``431``.
+* the session layer: an MCP session with no request in flight for ``session_lifetime_s`` is
+  forgotten (the SDK's session idle timeout); its next request gets ``404`` and a client
+  starts a new session.
 * the request layer (:mod:`agentdock.mcphost.bodylimit`): a body over ``max_body_bytes``
   gets ``413`` (announced by ``Content-Length`` or counted as it streams).
 
@@ -38,9 +41,11 @@ class Limits:
     max_connections_per_peer: int = 64
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 1024 * 1024
+    #: forget a Streamable HTTP session after this long without a request (the SDK's default, 30 min)
+    session_lifetime_s: float = 1800.0
 
     def __post_init__(self) -> None:
-        for name in ("read_timeout_s", "idle_timeout_s"):
+        for name in ("read_timeout_s", "idle_timeout_s", "session_lifetime_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
         for name in ("max_connections", "max_connections_per_peer", "max_header_bytes", "max_body_bytes"):

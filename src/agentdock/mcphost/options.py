@@ -12,7 +12,7 @@
     --log-level LEVEL                     debug, info, warning (default), error
     --allow-root                          stay root instead of becoming the project's owner
     --read-timeout S --idle-timeout S --max-connections N --max-connections-per-peer N
-    --max-header-bytes N --max-body-bytes N      (see agentdock.mcphost.limits)
+    --max-header-bytes N --max-body-bytes N --session-lifetime S   (see agentdock.mcphost.limits)
 
 Precedence: flag > environment (``<PREFIX>_PORT``, ``<PREFIX>_LOG_LEVEL``, ``QMS_USER``,
 ``AGENTDOCK_ALLOW_ROOT=1``) > default.  Each server adds its own flags to the same parser
@@ -61,6 +61,7 @@ SHARED_FLAGS: tuple[str, ...] = (
     "--max-connections-per-peer",
     "--max-header-bytes",
     "--max-body-bytes",
+    "--session-lifetime",
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -119,6 +120,9 @@ def server_parser(name: str, description: str, *, default_port: int) -> argparse
                         help=f"request head size, else 431 (default {d.max_header_bytes})")  # fmt: skip
     limits.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes, metavar="N",
                         help=f"request body size, else 413 (default {d.max_body_bytes})")  # fmt: skip
+    limits.add_argument("--session-lifetime", type=float, default=d.session_lifetime_s, metavar="S",
+                        help="forget an MCP session with no request for S seconds; its next request gets "
+                        f"404 and the client starts a new one (default {d.session_lifetime_s:g})")  # fmt: skip
     return p
 
 
@@ -159,6 +163,7 @@ def resolve_options(
         max_connections_per_peer=args.max_connections_per_peer,
         max_header_bytes=args.max_header_bytes,
         max_body_bytes=args.max_body_bytes,
+        session_lifetime_s=args.session_lifetime,
     )
     allow_root = args.allow_root
     if allow_root is None:

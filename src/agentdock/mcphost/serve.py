@@ -176,6 +176,7 @@ def run_server(options: ServerOptions, build: Callable[[], MCPServer[Any]]) -> i
         allowed_hosts=(*options.allowed_hosts, *options.hosts),
         max_body_bytes=limits.max_body_bytes,
         max_header_bytes=limits.max_header_bytes,
+        session_lifetime_s=limits.session_lifetime_s,
     )
     _announce(name, options.hosts, sockets[0].getsockname()[1], "/mcp")
     anyio.run(_serve_sockets, app, sockets, limits, options.log_level)  # Ctrl-C: the CLI runner's 130

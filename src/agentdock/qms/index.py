@@ -42,14 +42,38 @@ from agentdock.qms.errors import QmsError, UnsafePath
 from agentdock.qms.ids import DocId, Layout
 from agentdock.qms.safefs import SafeRoot
 
-__all__ = ["BLOCK", "DocIndex", "Row", "shard_of", "shard_of_text"]
+__all__ = [
+    "BLOCK",
+    "FORMAT",
+    "SUMMARY",
+    "DocIndex",
+    "Folders",
+    "Row",
+    "Signature",
+    "kind_of_text",
+    "shard_of",
+    "shard_of_text",
+    "summary",
+    "unchanged",
+]
 
 BLOCK = 100
-FORMAT = 1
+FORMAT = 2  # 2: a row's view is its summary (format 1 held the whole metadata: rebuilt on read)
 MAX_SHARD_BYTES = 16 * 1024 * 1024
 
 #: The metadata file's (inode, size, mtime_ns, ctime_ns), or None when there is none.
 Signature = tuple[int, int, int, int] | None
+
+
+#: What ``status`` of everything shows of a document (the columns of its text); the rest of the
+#: metadata is one ``status DOC`` away.  Kept small on purpose: at 10,000 documents the listing is
+#: serialised by the MCP SDK once per call, and its cost grows with every field of every row.
+SUMMARY = ("id", "version", "status", "owner", "title")
+
+
+def summary(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A document's row in ``status`` of everything: the :data:`SUMMARY` fields of its view."""
+    return {key: view.get(key) for key in SUMMARY}
 
 
 def shard_of(doc: DocId) -> str:
@@ -63,7 +87,7 @@ class Row:
     """One document as the index knows it."""
 
     sig: Signature
-    view: dict[str, Any] | None  # what ``qms status`` shows for it (None: cancelled)
+    view: dict[str, Any] | None  # what ``qms status`` shows for it, :func:`summary` (None: cancelled)
     creator: str | None
     created: str | None
 
@@ -123,6 +147,22 @@ class DocIndex:
     # -- shards ---------------------------------------------------------------------------------------
     def load(self, shard: str) -> dict[str, Row] | None:
         """The shard's rows (None if missing or unreadable); parsed once per version of the file."""
+        loaded = self.load_signed(shard)
+        return None if loaded is None else loaded[1]
+
+    def shard_signatures(self, shards: Iterable[str]) -> dict[str, Signature]:
+        """Each shard file's signature (None when absent), the index folder opened once."""
+        try:
+            with self.safe.directory(self.safe.parts(self.folder)) as folder:
+                if folder is None:
+                    return dict.fromkeys(shards)
+                return {shard: _signature(f"{shard}.json", folder) for shard in shards}
+        except UnsafePath:
+            return dict.fromkeys(shards)
+
+    def load_signed(self, shard: str) -> tuple[Signature, dict[str, Row]] | None:
+        """:meth:`load` with the signature of the file version the rows were parsed from (taken
+        before reading: a file replaced in between is seen as changed by the next comparison)."""
         path = self.path(shard)
         sig = self._stat(path)
         if sig is None:
@@ -130,7 +170,7 @@ class DocIndex:
             return None
         cached = self._cache.get(shard)
         if cached is not None and cached[0] == sig:
-            return cached[1]
+            return cached
         try:
             raw = self.safe.read_bytes(path, limit=MAX_SHARD_BYTES)
             data = json.loads(raw) if raw is not None else None
@@ -147,7 +187,7 @@ class DocIndex:
                 return None
             rows[str(name)] = row
         self._cache[shard] = (sig, rows)
-        return rows
+        return sig, rows
 
     def store(self, shard: str, rows: Mapping[str, Row], *, sync_dir: bool = True) -> None:
         body = {"format": FORMAT, "docs": {name: row.to_json() for name, row in sorted(rows.items())}}
@@ -220,7 +260,7 @@ class DocIndex:
         for text in cancelled or ():
             by_shard.setdefault(shard_of_text(text), {})[text] = False
         found: dict[str, Row] = {}
-        with _Folders(self.safe, self.layout) as folders:
+        with Folders(self.safe, self.layout) as folders:
             for shard, docs in by_shard.items():
                 rows = self.load(shard)
                 check = folders if check_sigs else None
@@ -237,6 +277,11 @@ class DocIndex:
         return found
 
 
+def kind_of_text(text: str) -> str:
+    """The metadata folder of an id already validated (``VAR`` for a variance)."""
+    return "VAR" if "-VAR-" in text else text.split("-", 1)[0]
+
+
 def shard_of_text(text: str) -> str:
     """:func:`shard_of` for an id already validated (``id_names``), without parsing it again."""
     top = text.split("-VAR-", 1)[0]
@@ -245,7 +290,7 @@ def shard_of_text(text: str) -> str:
 
 
 def _fresh(
-    rows: Mapping[str, Row], docs: Mapping[str, bool], folders: _Folders | None, *, check_cancelled: bool
+    rows: Mapping[str, Row], docs: Mapping[str, bool], folders: Folders | None, *, check_cancelled: bool
 ) -> bool:
     live = sum(1 for row in rows.values() if row.view is not None)
     if live != sum(docs.values()):
@@ -263,8 +308,17 @@ def _fresh(
     return True
 
 
-class _Folders(contextlib.ExitStack):
+class Folders(contextlib.ExitStack):
     """The metadata folders opened once (safely) for many ``stat`` calls in one read."""
+
+    def fd(self, kind: str) -> int | None:
+        """The open ``QMS/.meta/<kind>`` folder (None: absent or reached only through a link)."""
+        if kind not in self.fds:
+            try:
+                self.fds[kind] = self.enter_context(self.safe.directory((*self.base, kind)))
+            except UnsafePath:
+                self.fds[kind] = None
+        return self.fds[kind]
 
     def __init__(self, safe: SafeRoot, layout: Layout) -> None:
         super().__init__()
@@ -273,19 +327,33 @@ class _Folders(contextlib.ExitStack):
         self.fds: dict[str, int | None] = {}
 
     def meta_signature(self, text: str) -> Signature:
-        kind = "VAR" if "-VAR-" in text else text.split("-", 1)[0]
-        if kind not in self.fds:
-            try:
-                self.fds[kind] = self.enter_context(self.safe.directory((*self.base, kind)))
-            except UnsafePath:
-                self.fds[kind] = None
-        fd = self.fds[kind]
-        if fd is None:
-            return None
-        try:
-            info = os.stat(f"{text}.json", dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        fd = self.fd(kind_of_text(text))
+        return None if fd is None else _signature(f"{text}.json", fd)
+
+
+def _signature(name: str, folder: int) -> Signature:
+    """The signature of the regular file ``name`` in the open ``folder`` (None: absent or not a
+    regular file — a link is never followed)."""
+    try:
+        info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def unchanged(checks: Iterable[tuple[str, tuple[int, int, int, int]]], folder: int) -> bool:
+    """Whether every file named in ``checks`` (in the open ``folder``) is a regular file with the
+    signature given: :func:`_signature` compared for each, in one tight loop (thousands per read)."""
+    lstat, regular = os.stat, stat.S_ISREG
+    try:
+        for name, sig in checks:
+            info = lstat(name, dir_fd=folder, follow_symlinks=False)
+            if (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns) != sig or not regular(
+                info.st_mode
+            ):
+                return False
+    except FileNotFoundError:
+        return False
+    return True

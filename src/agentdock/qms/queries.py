@@ -15,9 +15,10 @@ from agentdock.qms.agents import User, parse_user_name
 from agentdock.qms.documents import parse_document
 from agentdock.qms.errors import BadRequest, NotFound, PermissionDenied, QmsError
 from agentdock.qms.ids import DocId, parse_doc_id
-from agentdock.qms.index import Row
+from agentdock.qms.index import Row, summary
 from agentdock.qms.limits import Limits, parse_limits, printable
 from agentdock.qms.model import Meta, Result, Version
+from agentdock.qms.overview import Overview
 from agentdock.qms.roster import Roster
 from agentdock.qms.storage import Storage, utc_now
 from agentdock.qms.tasks import doc_of_task_file, read_inbox
@@ -38,6 +39,7 @@ class QmsQueries:
         self.clock = clock
         self.roster = Roster(self.root)
         self.limits = limits or parse_limits(self.safe.read_text(self.layout.limits_file(), limit=64 * 1024))
+        self.overview = Overview(self.storage.index, _status_lines)
 
     # -- users ----------------------------------------------------------------------------------------
     def users(self) -> dict[str, User]:
@@ -129,7 +131,7 @@ class QmsQueries:
                 sig = self.storage.index.signature(doc)
                 if sig is None and not self.storage.safe.kind(self.layout.meta_file(doc)):
                     return Row(None, None, creator, created)  # cancelled: its trail remains
-                view = self.describe(self.storage.load_meta(doc))
+                view = summary(self.describe(self.storage.load_meta(doc)))
         except QmsError as exc:
             view = {
                 "id": doc.text,
@@ -147,21 +149,16 @@ class QmsQueries:
         if doc_id is None:
             listing = self.storage.listing()
             self.storage.recover_all(listing)
-            rows = [
-                row.view for row in self.index_rows(self.storage.document_names(listing)).values() if row.view
-            ]
-            lines = [
-                f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}"
-                for r in rows
-            ]
+            rows, text = self.overview.documents(listing, self.scan_row, lock=self.storage.user_lock)
             data: dict[str, Any] = {"documents": rows}
             quarantined = self.storage.quarantined()
             if quarantined:
                 data["quarantined"] = quarantined
-                lines.append(
+                warning = (
                     f"WARNING: {len(quarantined)} journal(s) quarantined, never replayed; see `qms doctor`"
                 )
-            return Result(_printable_lines(lines) or "No documents.", data)
+                text = f"{text}\n{warning}" if text else warning
+            return Result(text or "No documents.", data)
         doc = parse_doc_id(doc_id)
         with self.storage.document(doc):
             meta = self.storage.load_meta(doc)
@@ -291,6 +288,13 @@ class QmsQueries:
 def _fields(event: dict[str, Any]) -> str:
     skip = {"ts", "event", "user", "version", "seq", "prev"}
     return " ".join(f"{k}={v}" for k, v in event.items() if k not in skip and v not in ("", None))
+
+
+def _status_lines(rows: list[dict[str, Any]]) -> str:
+    """The lines of ``status`` of everything for ``rows`` (index summaries), made printable."""
+    return _printable_lines(
+        [f"{r['id']:<16} v{r['version']:<6} {r['status']:<17} {r['owner']:<10} {r['title']}" for r in rows]
+    )
 
 
 def _printable_lines(lines: list[str]) -> str:

@@ -51,7 +51,7 @@ from agentdock.mcphost.files import file_lock
 from agentdock.qms.audit import Anchor, TrailCheck, chain_events, encode, verify_trail
 from agentdock.qms.errors import BadRequest, IntegrityError, NotFound, QmsError, StorageError, UnsafePath
 from agentdock.qms.ids import DocId, DocType, Layout, existing_numbers, id_names, number_text, parse_doc_id
-from agentdock.qms.index import DocIndex
+from agentdock.qms.index import DocIndex, summary
 from agentdock.qms.journal import CorruptJournal, JournalSeal, check_paths, read_sealed
 from agentdock.qms.model import Meta
 from agentdock.qms.safefs import SafeRoot
@@ -490,7 +490,7 @@ class Storage:
         if not isinstance(entry, dict):
             return
         meta = journal["meta"]
-        view = None if meta is None else {**meta, "doc_id": meta["id"], "title": str(entry.get("title", ""))}
+        view = None if meta is None else summary({**meta, "title": str(entry.get("title", ""))})
         raw = entry.get("created")
         created = (str(raw[0]), str(raw[1])) if isinstance(raw, list) and len(raw) == 2 else None
         self.index.record(doc, view, created, lock=self._lock, creation_of=self.creation)

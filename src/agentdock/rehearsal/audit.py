@@ -2,7 +2,9 @@
 
 A call the agent saw succeed must appear in the audit trail once — not zero
 times (lost) and not twice (a retry that ran it again, which the agent cannot
-see: the second answer looks like the first).  `audit_problems` reads every
+see: the second answer looks like the first).  A call the agent saw fail may
+have run once (its answer was lost on the way back: an *unseen execution*,
+reported apart); more executions than calls issued are duplicates.  `audit_problems` reads every
 ``QMS/.audit/**/*.jsonl`` event written since the run began and compares, per
 (event, user), how often it happened with how often the rehearsal called the
 tool that writes it.  Refused calls write nothing and are not counted.
@@ -98,16 +100,26 @@ def git_events(root: Path, since: float) -> list[tuple[str, str]] | None:
     return found
 
 
-def expected_events(steps: Iterable[StepRecord]) -> list[tuple[str, str]]:
-    """The events the recorded successful calls should have written."""
+def _counted(step: StepRecord, *, tried: bool) -> bool:
+    """A successful call; with ``tried``, any call whose ``tool_use`` went out (it may have run once)."""
+    if tried:
+        return step.outcome == "ok" or (step.outcome == "failed" and step.tool_use_id is not None)
+    return step.outcome == "ok" and not step.is_error
+
+
+def expected_events(steps: Iterable[StepRecord], *, tried: bool = False) -> list[tuple[str, str]]:
+    """The events the recorded successful calls should have written; with ``tried``, the most the
+    issued calls may have written (a call the agent saw fail may still have run once)."""
     expected: list[tuple[str, str]] = []
     for step in steps:
+        if not _counted(step, tried=tried):
+            continue
         tool = step.tool.removeprefix("mcp__qms__")
-        if tool in EVENT_OF_TOOL and step.outcome == "ok" and not step.is_error:
+        if tool in EVENT_OF_TOOL:
             expected.append((EVENT_OF_TOOL[tool], step.agent))
             if tool == "qms_create":
                 expected.append(("CHECKOUT", step.agent))
-        if tool == "mcp__git__git_exec" and step.outcome == "ok" and not step.is_error and step.input:
+        if tool == "mcp__git__git_exec" and step.input:
             expected.append((f"git {step.input.get('command')}".replace("git git ", "git "), step.agent))
     return expected
 
@@ -115,21 +127,29 @@ def expected_events(steps: Iterable[StepRecord]) -> list[tuple[str, str]]:
 def audit_problems(root: Path, steps: Iterable[StepRecord], since: float) -> tuple[list[str], list[str]]:
     """``(problems, notes)``: each (event, user) whose count in the servers' records differs from the
     successful calls that should have written it; notes say what could not be checked."""
+    steps = list(steps)
     happened = Counter(audit_events(root, since))
     called = Counter(expected_events(steps))
+    tried = Counter(expected_events(steps, tried=True))
     problems: list[str] = []
     notes: list[str] = []
     gits = git_events(root, since)
     if gits is None:  # no record of git-mcp's to compare with: leave git calls out, say so
         called = Counter({k: n for k, n in called.items() if not k[0].startswith("git ")})
+        tried = Counter({k: n for k, n in tried.items() if not k[0].startswith("git ")})
         notes.append(f"no {GIT_AUDIT_FILE} in {paths.run_dir(root)}; git calls not cross-checked")
     else:
         happened.update(gits)
     for key in sorted(set(happened) | set(called)):
-        if happened[key] > called[key]:
+        if happened[key] > tried[key]:
             problems.append(
                 f"duplicate execution: {key[0]} by {key[1]} is in the audit trail {happened[key]} time(s), "
-                f"called successfully {called[key]} time(s)"
+                f"called {tried[key]} time(s) ({called[key]} successfully)"
+            )
+        elif happened[key] > called[key]:
+            problems.append(
+                f"unseen execution: {key[0]} by {key[1]} is in the audit trail {happened[key]} time(s) but "
+                f"succeeded only {called[key]} time(s): a call the agent saw fail ran on the server"
             )
         elif happened[key] < called[key]:
             problems.append(

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,13 +129,22 @@ def claude_env(base_url: str, api_key: str) -> dict[str, str]:
     }
 
 
-def claude_argv(docker_cli: str, container: str, workdir: str, env: dict[str, str], prompt: str) -> list[str]:
+def claude_argv(
+    docker_cli: str,
+    container: str,
+    workdir: str,
+    env: dict[str, str],
+    prompt: str,
+    *,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """``docker exec … claude -p PROMPT …`` for one turn; ``extra``: more ``claude`` flags."""
     argv = [docker_cli, "exec", "-w", workdir]
     for key, value in env.items():
         argv += ["-e", f"{key}={value}"]
     return [
         *argv, container, "claude", "-p", prompt, "--output-format", "json",
-        "--allowedTools", ALLOWED_TOOLS, "--permission-mode", PERMISSION_MODE,
+        "--allowedTools", ALLOWED_TOOLS, "--permission-mode", PERMISSION_MODE, *extra,
     ]  # fmt: skip
 
 

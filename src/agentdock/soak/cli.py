@@ -2,7 +2,7 @@
 
 Usage::
 
-    agentdock soak [--mode launch|connect] [--launches N | --trials N] [--workers W]
+    agentdock soak [--mode launch|connect|session] [--launches N | --trials N | --sessions N] [--workers W]
                    [--faults PROFILE] [--seed S] [--report DIR] [--min-success RATE]
                    [--launch-timeout SECONDS] [--image TAG] [--beside DIR]...
                    [--replay I,J,...]   (with the --seed of an earlier run: rerun those launches)
@@ -10,7 +10,8 @@ Usage::
 ``--mode`` picks what one unit of evidence is (:data:`MODES`): ``launch`` (the
 default) starts a fresh container per launch; ``connect`` runs connection trials
 (a fresh proxy process per trial inside long-lived containers, see
-`agentdock.soak.connect`). ``--beside DIR`` puts an earlier run's proxy-path
+`agentdock.soak.connect`); ``session`` runs whole scripted Claude Code
+sessions with faults done between calls (`agentdock.rehearsal.sessions`). ``--beside DIR`` puts an earlier run's proxy-path
 evidence (another mode, say) in the same table as this run's and the 40/40
 baseline.
 
@@ -53,7 +54,13 @@ Environment = Callable[[SoakConfig, Callable[[str], None]], AbstractAsyncContext
 MODES: dict[str, tuple[str, str]] = {
     "launch": ("agentdock.soak.launch:docker_environment", "launches"),
     "connect": ("agentdock.soak.connect:connect_environment", "trials"),
+    # sessions sit on the scripted model (agentdock.rehearsal), which sits on the soak
+    "session": ("agentdock.rehearsal.sessions.trial:session_environment", "sessions"),
 }
+
+
+#: A session trial's bound: two sessions (proxy, direct), each bounded at 240 s inside, plus set-up.
+SESSION_TRIAL_TIMEOUT_S = 600.0
 
 
 def environment_for(mode: str) -> Environment:
@@ -82,11 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         default="launch",
         choices=sorted(MODES),
         help="launch: a fresh container per launch (default); connect: connection trials, a fresh proxy "
-        "per trial inside long-lived containers",
+        "per trial inside long-lived containers; session: a 20-call scripted Claude Code session per "
+        "path, faults done mid-session",
     )
     parser.add_argument(
-        "--launches", "--trials", dest="launches", type=int, default=None,
-        help="number of launches or trials (default 40)",
+        "--launches", "--trials", "--sessions", dest="launches", type=int, default=None,
+        help="number of launches, trials or sessions (default 40)",
     )  # fmt: skip
     parser.add_argument(
         "--image",
@@ -117,8 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--launch-timeout",
         type=float,
-        default=DEFAULT_LAUNCH_TIMEOUT_S,
-        help=f"seconds one launch may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g})",
+        default=None,
+        help=f"seconds one launch (or trial) may take (default {DEFAULT_LAUNCH_TIMEOUT_S:g}; "
+        f"{SESSION_TRIAL_TIMEOUT_S:g} with --mode session, whose trial is two whole sessions)",
     )
     parser.add_argument(
         "--proxy-retries",
@@ -150,6 +159,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     if args.replay and args.seed is None:
         raise SoakConfigError("--replay needs the --seed of the run it replays")
     launches = args.launches if args.launches is not None else (len(args.replay) or 40)
+    default_timeout = SESSION_TRIAL_TIMEOUT_S if args.mode == "session" else DEFAULT_LAUNCH_TIMEOUT_S
     return SoakConfig(
         launches=launches,
         workers=args.workers,
@@ -157,7 +167,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
         report_dir=args.report,
         min_success=args.min_success,
-        launch_timeout_s=args.launch_timeout,
+        launch_timeout_s=args.launch_timeout if args.launch_timeout is not None else default_timeout,
         replay=args.replay,
         proxy_retries=args.proxy_retries,
         mode=args.mode,

@@ -56,7 +56,7 @@ from agentdock.soak.launch import READY_TIMEOUT_S, open_fronts, settings_for
 from agentdock.soak.records import PATHS, LaunchRecord, PathResult, clip_evidence
 from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
 
-__all__ = ["SERVER", "TOOL", "ConnectionTrial", "TrialDriver", "connect_environment"]
+__all__ = ["SERVER", "TOOL", "ConnectionTrial", "TrialDriver", "connect_environment", "start_trial_container"]
 
 SERVER = "qms"
 TOOL = "qms_inbox"
@@ -195,9 +195,11 @@ def _container_spec(env: SoakEnvironment, agent: str, name: str) -> AgentContain
     )
 
 
-async def _start_slot(
+async def start_trial_container(
     stack: AsyncExitStack, env: SoakEnvironment, agent: str, *, name: str, retries: int | None
-) -> tuple[TrialDriver, LayoutSpec, str]:
+) -> tuple[LayoutSpec, str]:
+    """A long-lived agent container started as ``./launch.sh`` starts one (removed by ``stack``):
+    its layout and container id.  A container that does not start is a `SoakSetupError`."""
     spec = _container_spec(env, agent, name)
     if retries is not None:
         spec = replace(spec, layout=replace(spec.layout, proxy_retries=retries))
@@ -207,9 +209,16 @@ async def _start_slot(
         await anyio.to_thread.run_sync(wait_until_ready, container, READY_TIMEOUT_S)
     except LauncherError as exc:
         raise SoakSetupError(f"trial container {spec.name} did not start: {exc}") from exc
-    driver = TrialDriver(env.docker_cli, spec.name or "")
+    return spec.layout, str(container.id)
+
+
+async def _start_slot(
+    stack: AsyncExitStack, env: SoakEnvironment, agent: str, *, name: str, retries: int | None
+) -> tuple[TrialDriver, LayoutSpec, str]:
+    layout, container_id = await start_trial_container(stack, env, agent, name=name, retries=retries)
+    driver = TrialDriver(env.docker_cli, name)
     stack.push_async_callback(driver.close)
-    return driver, spec.layout, str(container.id)
+    return driver, layout, container_id
 
 
 @asynccontextmanager

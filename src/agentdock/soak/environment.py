@@ -11,6 +11,7 @@ host servers (the ``restart`` profile).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -24,6 +25,7 @@ from typing import Any
 
 import anyio
 
+from agentdock import paths
 from agentdock.defaults import child_env
 from agentdock.launcher import (
     ImageSpec,
@@ -58,6 +60,11 @@ class EnvironmentSettings:
     rebuild: bool = False
     server_timeout_s: float = 60.0
     keep_project: bool = False
+    #: more flags for both servers (the session soak's ``--session-lifetime``)
+    server_args: tuple[str, ...] = ()
+    #: ``QMS/.meta/limits.json`` for the throw-away project, written before the servers start (the
+    #: person's file: the session soak raises the per-agent create rate to what its sessions create)
+    qms_limits: dict[str, int] | None = None
 
 
 @dataclass
@@ -76,6 +83,7 @@ class SoakEnvironment:
     docker_cli: str
     server_timeout_s: float
     projects_dir: Path
+    server_args: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
     restarts: int = 0
     _pool: list[str] = field(default_factory=list)
@@ -100,13 +108,14 @@ class SoakEnvironment:
             self.ports["qms"],
             self.ports["git"],
             allow_root=servers_keep_root(self.root),
+            extra_args=self.server_args,
         )
 
-    async def restart_servers(self) -> None:
-        """Stop qms-mcp and git-mcp and start them again (bounded); one restart at a time."""
+    async def restart_servers(self, commands: tuple[str, ...] = ("qms-mcp", "git-mcp")) -> None:
+        """Stop ``commands`` (default both servers) and start them again (bounded); one restart at a time."""
         async with self._restart_lock:
             token = next(iter(self.tokens.values()))
-            await anyio.to_thread.run_sync(stop_servers, self.root)
+            await anyio.to_thread.run_sync(stop_servers, self.root, commands)
             await anyio.to_thread.run_sync(
                 lambda: ensure_servers(self._specs(), token, timeout_s=self.server_timeout_s)
             )
@@ -163,11 +172,21 @@ def _setup(
     _check_bindable(gateway)
     say(f"project {root} (qms init)")
     init_demo_project(root)
+    if settings.qms_limits is not None:
+        limits = paths.qms_dir(root) / ".meta" / "limits.json"
+        limits.write_text(json.dumps(settings.qms_limits, indent=2) + "\n", encoding="utf-8")
     _git_init(root)
     agents = list(AGENT_POOL[: max(1, settings.workers)])
     tokens = {agent: provision_token(root, agent) for agent in agents}
     ports = {"qms": _free_port(), "git": _free_port()}
-    specs = server_specs(root, ["127.0.0.1"], ports["qms"], ports["git"], allow_root=servers_keep_root(root))
+    specs = server_specs(
+        root,
+        ["127.0.0.1"],
+        ports["qms"],
+        ports["git"],
+        allow_root=servers_keep_root(root),
+        extra_args=settings.server_args,
+    )
     say(f"starting qms-mcp on 127.0.0.1:{ports['qms']} and git-mcp on 127.0.0.1:{ports['git']}")
     ensure_servers(specs, tokens[agents[0]], timeout_s=settings.server_timeout_s, on_event=say)
     uid, gid = container_ids()
@@ -196,6 +215,7 @@ def _setup(
         docker_cli=docker_cli,
         server_timeout_s=settings.server_timeout_s,
         projects_dir=root.parent / "projects",
+        server_args=settings.server_args,
         _pool=list(reversed(agents)),
         _pool_ready=anyio.Semaphore(len(agents)),
     )

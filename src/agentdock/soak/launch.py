@@ -63,7 +63,9 @@ from agentdock.soak.runner import LaunchPlan, LaunchStep, SoakConfig
 
 __all__ = [
     "SERVERS",
+    "Front",
     "RealLaunch",
+    "StepPool",
     "docker_environment",
     "open_fronts",
     "parse_mcp_list",
@@ -122,7 +124,7 @@ def parse_mcp_list(output: str, servers: tuple[str, ...] = SERVERS) -> dict[str,
 
 
 @dataclass
-class _Front:
+class Front:
     """One server's fault layer for one path: what the container connects to."""
 
     proxy: FaultProxy
@@ -164,12 +166,18 @@ async def open_fronts(
     plan: LaunchPlan,
     path: str,
     servers: tuple[str, ...] = SERVERS,
-) -> dict[str, _Front]:
-    """For each server, the fault layer one path of one launch (or trial) connects to; closed by ``stack``."""
-    fronts: dict[str, _Front] = {}
+    *,
+    controllable: bool = False,
+) -> dict[str, Front]:
+    """For each server, the fault layer one path of one launch (or trial) connects to; closed by ``stack``.
+
+    ``controllable``: always put a `BurstFront` outermost (even without a drawn burst), so faults can be
+    done to the path mid-session (`BurstFront.arm_burst`, ``partition``, ``reset_all``).
+    """
+    fronts: dict[str, Front] = {}
     faults = plan.faults
     for server in servers:
-        bursting = faults.http_503_burst > 0
+        bursting = faults.http_503_burst > 0 or controllable
         proxy = FaultProxy(
             f"{path}-{server}",
             listen=f"{'127.0.0.1' if bursting else env.gateway}:0",
@@ -189,7 +197,7 @@ async def open_fronts(
             )
             await stack.enter_async_context(burst)
             port = burst.port
-        fronts[server] = _Front(proxy, burst, port)
+        fronts[server] = Front(proxy, burst, port)
     return fronts
 
 
@@ -213,7 +221,7 @@ class RealLaunch:
         self.proxy_retries = proxy_retries
         self.clock = clock
 
-    async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, _Front]:
+    async def _fronts(self, stack: AsyncExitStack, plan: LaunchPlan, path: str) -> dict[str, Front]:
         return await open_fronts(stack, self.env, plan, path)
 
     async def _docker(self, *args: str, timeout_s: float = EXEC_TIMEOUT_S) -> tuple[int, str]:
@@ -285,7 +293,7 @@ class RealLaunch:
         with contextlib.suppress(TimeoutError):  # the timed steps that follow say what is wrong
             await self._docker("exec", "-w", "/", name, "claude", "mcp", "list")
 
-    async def _configure_direct(self, name: str, token: str, fronts: dict[str, _Front], path: _Path) -> None:
+    async def _configure_direct(self, name: str, token: str, fronts: dict[str, Front], path: _Path) -> None:
         """``claude mcp add --transport http --scope local`` for both servers, in a scratch folder."""
         try:
             code, output = await self._docker("exec", name, "mkdir", "-p", DIRECT_DIR)
@@ -464,16 +472,41 @@ def settings_for(config: SoakConfig) -> EnvironmentSettings:
     return replace(settings, image=config.image_tag) if config.image_tag else settings
 
 
+class StepPool:
+    """Hands each launch to a free step: one step per worker, each over its own environment."""
+
+    def __init__(self, steps: list[LaunchStep]) -> None:
+        self._steps = list(steps)
+        self._free = anyio.Semaphore(len(steps))
+
+    async def __call__(self, plan: LaunchPlan) -> LaunchRecord:
+        async with self._free:
+            step = self._steps.pop()
+            try:
+                return await step(plan)
+            finally:
+                self._steps.append(step)
+
+
 @asynccontextmanager
 async def docker_environment(config: SoakConfig, say: Callable[[str], None]) -> AsyncIterator[LaunchStep]:
-    """Set up the shared parts (project, servers, image) and yield the real launch step."""
-    settings = settings_for(config)
+    """Set up one environment (project, servers) per worker, and the image; yield the real launch step.
+
+    Each worker has its own servers, so a restart one launch draws lands in that launch only: with
+    shared servers a launch also lived through every other worker's restart (two in a row are a
+    6-8 s outage no profile drew), and ``--replay`` could not reproduce what it saw.
+    """
+    settings = replace(settings_for(config), workers=1)
     run_id = f"{config.seed:x}-{int(time.time()) % 100000}"
-    async with open_environment(settings, say) as env:
+    async with AsyncExitStack() as stack:
+        steps: list[RealLaunch] = []
+        for _ in range(config.workers):
+            env = await stack.enter_async_context(open_environment(settings, say))
+            steps.append(RealLaunch(env, run_id=run_id, proxy_retries=config.proxy_retries))
         try:
-            yield RealLaunch(env, run_id=run_id, proxy_retries=config.proxy_retries)
+            yield steps[0] if len(steps) == 1 else StepPool(list(steps))
         finally:
             with anyio.CancelScope(shield=True):
-                left = await anyio.to_thread.run_sync(_sweep, env.client, run_id)
+                left = await anyio.to_thread.run_sync(_sweep, steps[0].env.client, run_id)
             if left:
                 say(f"removed {left} container(s) left by interrupted launches")

@@ -22,6 +22,15 @@ Each line of ``launches.jsonl`` is one JSON object::
 counted from the start request.  ``first_response_ms`` of a path is how long
 Claude Code (``claude mcp list``) took to hear back from its servers.
 
+A session trial (``--mode session``) adds to each path the calls of its
+scripted session and what the servers' own records say about them::
+
+        "calls": [{"step": 3, "tool": "qms_checkin", "ok": true, "ran": true, "latency_ms": 41.2,
+                   "event": "partition", "error": null}, ...],
+        "duplicates": 0, "lost": 0
+
+Both are absent in launch and connection records.
+
 ``container.error`` set means the launch never reached the MCP paths (the
 container did not start or become ready): an infrastructure failure, counted
 apart from the two paths.  ``paths`` is then empty.
@@ -43,6 +52,7 @@ __all__ = [
     "EVIDENCE_LIMIT_CHARS",
     "PATHS",
     "SCHEMA",
+    "CallResult",
     "LaunchLog",
     "LaunchRecord",
     "PathResult",
@@ -72,39 +82,95 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class CallResult:
+    """One tool call of a scripted session: answered correctly or not, how fast, after which fault."""
+
+    step: int
+    tool: str
+    ok: bool
+    latency_ms: float | None = None
+    event: str | None = None  # the mid-session fault done just before this call
+    error: str | None = None
+    #: False: never issued, because the session stopped at an earlier failure
+    ran: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "tool": self.tool,
+            "ok": self.ok,
+            "ran": self.ran,
+            "latency_ms": self.latency_ms,
+            "event": self.event,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> CallResult:
+        obj = _object(data, where)
+        return cls(
+            step=_int(obj, "step", where),
+            tool=_str(obj, "tool", where),
+            ok=_bool(obj, "ok", where),
+            latency_ms=_opt_number(obj, "latency_ms", where),
+            event=_opt_str(obj, "event", where),
+            error=_opt_str(obj, "error", where),
+            ran=_bool(obj, "ran", where) if "ran" in obj else True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PathResult:
-    """How one path (proxy or direct) fared in one launch."""
+    """How one path (proxy or direct) fared in one launch (or trial, or session)."""
 
     ok: bool
     failed_step: str | None = None
     error: str | None = None
     first_response_ms: float | None = None
     steps_ms: Mapping[str, float] = field(default_factory=dict)
+    #: a session's calls, in order (empty for launches and connection trials)
+    calls: tuple[CallResult, ...] = ()
+    #: mutating calls the servers' own records show more often (duplicates) or less often (lost)
+    #: than the session saw them succeed; None: not a session
+    duplicates: int | None = None
+    lost: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps_ms", _frozen(self.steps_ms))
+        object.__setattr__(self, "calls", tuple(self.calls))
         if not self.ok and not self.failed_step:
             raise RecordError("a failed path result must name its failed_step")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "ok": self.ok,
             "failed_step": self.failed_step,
             "error": self.error,
             "first_response_ms": self.first_response_ms,
             "steps_ms": dict(self.steps_ms),
         }
+        if self.calls or self.duplicates is not None:
+            out.update(
+                calls=[call.to_json() for call in self.calls], duplicates=self.duplicates, lost=self.lost
+            )
+        return out
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> PathResult:
         obj = _object(data, where)
         steps = _object(obj.get("steps_ms", {}), f"{where}.steps_ms")
+        calls = obj.get("calls", [])
+        if not isinstance(calls, list):
+            raise RecordError(f"{where}.calls: expected a list, got {type(calls).__name__}")
         return cls(
             ok=_bool(obj, "ok", where),
             failed_step=_opt_str(obj, "failed_step", where),
             error=_opt_str(obj, "error", where),
             first_response_ms=_opt_number(obj, "first_response_ms", where),
             steps_ms={str(k): _number(steps, k, f"{where}.steps_ms") for k in steps},
+            calls=tuple(CallResult.from_json(c, f"{where}.calls[{i}]") for i, c in enumerate(calls)),
+            duplicates=None if obj.get("duplicates") is None else _int(obj, "duplicates", where),
+            lost=None if obj.get("lost") is None else _int(obj, "lost", where),
         )
 
 

@@ -30,7 +30,7 @@ from agentdock.mcphost import IdempotencyStore
 from agentdock.mcphost.files import atomic_write_text
 from agentdock.qms.documents import parse_document
 from agentdock.qms.ids import parse_doc_id
-from agentdock.qms.index import shard_of
+from agentdock.qms.index import shard_of, summary
 from agentdock.qms.keyed import apply_once
 from agentdock.qms.model import Meta, Status
 from agentdock.qms.service import Qms
@@ -103,7 +103,7 @@ def check_document(qms: Qms, doc: str) -> None:
     # fresh as it stands (no rebuild needed: its signature is the metadata file's).
     shard = qms.storage.index.load(shard_of(doc_id))
     assert shard is not None and doc in shard, f"{doc}: no index row after recovery"
-    assert shard[doc].view == qms.queries.describe(meta), f"{doc}: index row differs from the files"
+    assert shard[doc].view == summary(qms.queries.describe(meta)), f"{doc}: index row differs from the files"
     assert shard[doc].sig == qms.storage.index.signature(doc_id), f"{doc}: index row is stale"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from mcp import Client
 
 from agentdock import paths
-from agentdock.qms.process import ServerProcess
+from agentdock.qms.process import ServerProcess, qms_server_process
 
 EXPECTED_TOOLS = {
     "qms_inbox",
@@ -232,3 +233,25 @@ def test_malformed_ids_over_mcp_are_json_rpc_errors_naming_the_rule(
     data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
     error = json.loads(data[-1])["error"]
     assert error["code"] == -32602 and "[id.format]" in error["message"]
+
+
+def test_a_session_idle_past_its_lifetime_is_forgotten_and_a_new_one_works(
+    project: Path, tokens: dict[str, str]
+) -> None:
+    """``--session-lifetime``: the next request of an idle session gets 404; a new initialize works."""
+    tools_list = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    with (
+        qms_server_process(project, extra_args=["--session-lifetime", "1"]) as server,
+        httpx.Client(headers={"authorization": f"Bearer {tokens['claude']}"}, timeout=30) as http,
+    ):
+        headers = initialize(http, server.url)
+        assert http.post(server.url, json=tools_list, headers=headers).status_code == 200
+        deadline = time.monotonic() + 20
+        status = 200
+        while status == 200 and time.monotonic() < deadline:  # bounded: the idle reaper runs within ~1 s
+            time.sleep(1.5)
+            status = http.post(server.url, json=tools_list, headers=headers).status_code
+        assert status == 404
+        fresh = initialize(http, server.url)
+        assert fresh["mcp-session-id"] != headers["mcp-session-id"]
+        assert http.post(server.url, json=tools_list, headers=fresh).status_code == 200

@@ -19,7 +19,7 @@ from tests.unit.qms.conftest import Driver
 
 from agentdock.qms.errors import QmsError
 from agentdock.qms.ids import parse_doc_id
-from agentdock.qms.index import shard_of
+from agentdock.qms.index import FORMAT, shard_of, summary
 from agentdock.qms.project import init_project
 from agentdock.qms.service import Qms
 
@@ -59,7 +59,7 @@ def test_each_operation_writes_its_documents_row_in_the_same_commit(qms: Qms, d:
         step()
         row = shard_row(qms, doc)  # read straight from the shard file: no rebuild involved
         meta = qms.storage.load_meta(parse_doc_id(doc))
-        assert row is not None and row.view == qms.queries.describe(meta)
+        assert row is not None and row.view == summary(qms.queries.describe(meta))
         assert row.sig == qms.storage.index.signature(parse_doc_id(doc))
         assert (row.creator, row.created) == qms.storage.creation(parse_doc_id(doc))
     assert row.view["status"] == "CLOSED"
@@ -99,7 +99,7 @@ def test_a_deleted_or_corrupted_index_is_rebuilt_with_the_same_answers(qms: Qms,
         fresh = Qms(qms.root)  # no in-memory cache: what the next process sees
         assert indexed(fresh) == expected, damage
         assert sorted(fresh.creations("claude")) == creations_by_scan(fresh, "claude")
-        assert all(json.loads(p.read_text())["format"] == 1 for p in folder.glob("*.json"))
+        assert all(json.loads(p.read_text())["format"] == FORMAT for p in folder.glob("*.json"))
 
 
 @pytest.mark.parametrize("another_document", [False, True])

@@ -58,9 +58,28 @@ def test_a_call_that_ran_twice_is_a_duplicate_even_though_the_agent_saw_one_succ
     ]
     problems, _ = audit_problems(tmp_path, steps, SINCE)
     assert problems == [
-        "duplicate execution: CHECKIN by claude is in the audit trail 2 time(s), called successfully 1 time(s)",
-        "duplicate execution: git commit -m x by claude is in the audit trail 2 time(s), called successfully 1 time(s)",
+        "duplicate execution: CHECKIN by claude is in the audit trail 2 time(s), called 1 time(s) (1 successfully)",
+        "duplicate execution: git commit -m x by claude is in the audit trail 2 time(s), called 1 time(s) "
+        "(1 successfully)",
     ]
+
+
+def test_a_call_the_agent_saw_fail_that_ran_once_is_unseen_not_a_duplicate(tmp_path: Path) -> None:
+    """The answer was lost on the way back (a reset): one execution for one call issued is not a duplicate."""
+    write_trail(tmp_path, [(LATER, "CHECKIN", "claude")])
+    failed = StepRecord(
+        turn=1, step=1, agent="claude", tool="mcp__qms__qms_checkin", outcome="failed", tool_use_id="toolu_1"
+    )
+    problems, _ = audit_problems(tmp_path, [failed], SINCE)
+    assert problems == [
+        "unseen execution: CHECKIN by claude is in the audit trail 1 time(s) but succeeded only 0 time(s): "
+        "a call the agent saw fail ran on the server"
+    ]
+    never_sent = StepRecord(turn=1, step=1, agent="claude", tool="mcp__qms__qms_checkin", outcome="failed")
+    problems, _ = audit_problems(tmp_path, [never_sent], SINCE)  # no tool_use went out: it cannot have run
+    assert problems[0].startswith(
+        "duplicate execution: CHECKIN by claude is in the audit trail 1 time(s), called 0"
+    )
 
 
 def test_a_success_missing_from_the_records_is_lost(tmp_path: Path) -> None:

@@ -127,3 +127,50 @@ def test_html_escapes_errors_and_evidence(make_record) -> None:
     page = render_html(report, records)
     assert hostile not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def _session_record(index: int, calls, *, duplicates: int = 0):
+    from agentdock.soak.records import LaunchRecord, PathResult
+
+    ok = all(c.ok for c in calls) and not duplicates
+    result = PathResult(
+        ok=ok,
+        failed_step=None if ok else "call",
+        calls=tuple(calls),
+        duplicates=duplicates,
+        lost=0,
+    )
+    return LaunchRecord(
+        index=index, seed=index, profile="flaky", started_at=0.0, duration_ms=1.0,
+        paths={"proxy": result, "direct": result},
+    )  # fmt: skip
+
+
+def test_session_reports_count_every_call_run_apart_from_calls_never_issued(tmp_path: Path) -> None:
+    from agentdock.soak.records import CallResult, read_launches
+
+    good = [CallResult(step=i, tool="qms_status", ok=True, latency_ms=10.0 * i) for i in range(1, 21)]
+    broken = [
+        *good[:4],
+        CallResult(step=5, tool="qms_checkin", ok=False, event="burst-503", error="503"),
+        *[CallResult(step=i, tool="qms_status", ok=False, ran=False, error="not run") for i in range(6, 21)],
+    ]
+    good[2] = CallResult(step=3, tool="qms_status", ok=True, latency_ms=30.0, event="burst-503")
+    records = [_session_record(0, good), _session_record(1, broken), _session_record(2, good, duplicates=1)]
+    report = build_report(_result(records, mode="session"))
+    calls = report["paths"]["proxy"]["calls"]
+    assert (calls["total"], calls["ok"], calls["not_run"]) == (20 + 5 + 20, 44, 15)
+    assert calls["sessions_completed"] == 1 and calls["duplicates"] == 1
+    assert calls["after_fault"] == {"burst-503": {"calls": 3, "ok": 2}}
+    assert calls["failures_by_tool"] == {"qms_checkin": 1}
+    assert calls["wilson95"]["lower"] < 44 / 45 < calls["wilson95"]["upper"]
+    html = render_html(report, records)
+    assert "Calls in sessions" in html and "44/45" in html
+    write_report(tmp_path, report, records)
+    (tmp_path / "launches.jsonl").write_text("".join(r.to_line() for r in records))
+    assert read_launches(tmp_path / "launches.jsonl") == records  # calls survive the round trip
+
+
+def test_launch_reports_have_no_calls_block(make_record) -> None:
+    report = build_report(_result([make_record(0)]))
+    assert "calls" not in report["paths"]["proxy"]

@@ -110,7 +110,7 @@ def test_connect_mode_counts_trials_and_launch_stays_the_default(tmp_path: Path)
 
 
 def test_every_mode_names_an_environment_that_imports(tmp_path: Path) -> None:
-    assert {"launch", "connect"} <= set(MODES)
+    assert {"launch", "connect", "session"} <= set(MODES)
     for mode in MODES:
         assert callable(environment_for(mode))
 
@@ -147,3 +147,19 @@ def test_a_beside_folder_without_a_report_is_named_and_left_out(ok_step, tmp_pat
     assert run(config, _environment(ok_step), console) == 0
     assert "--beside ignored" in out.getvalue()
     assert len(json.loads((tmp_path / "r" / "report.json").read_text())["evidence"]) == 1
+
+
+def test_a_session_run_counts_sessions() -> None:
+    config = parse_args(["--mode", "session", "--sessions", "100", "--workers", "2"], environ={})
+    assert (config.mode, config.launches, config.workers) == ("session", 100, 2)
+
+
+def test_a_session_trial_gets_room_for_two_sessions_unless_told_otherwise() -> None:
+    from agentdock.soak.cli import SESSION_TRIAL_TIMEOUT_S
+    from agentdock.soak.runner import DEFAULT_LAUNCH_TIMEOUT_S
+
+    assert parse_args(["--mode", "session"], environ={}).launch_timeout_s == SESSION_TRIAL_TIMEOUT_S
+    assert parse_args([], environ={}).launch_timeout_s == DEFAULT_LAUNCH_TIMEOUT_S
+    assert parse_args(["--mode", "session", "--launch-timeout", "30"], environ={}).launch_timeout_s == 30
+    with pytest.raises(SoakConfigError):
+        parse_args(["--launch-timeout", "0"], environ={})

@@ -183,3 +183,31 @@ def test_replay_refuses_repeated_or_negative_indices() -> None:
         SoakConfig(launches=2, replay=(3, 3))
     with pytest.raises(SoakConfigError, match="distinct launch indices"):
         SoakConfig(launches=1, replay=(-1,))
+
+
+async def test_a_step_pool_gives_each_concurrent_launch_its_own_worker_environment(tmp_path: Path) -> None:
+    """Per-worker environments: two launches at once never run on the same step (its servers)."""
+    from agentdock.soak.launch import StepPool
+    from agentdock.soak.records import PathResult
+
+    busy: set[int] = set()
+    used: list[tuple[int, int]] = []
+
+    def step_for(worker: int):
+        async def step(plan: LaunchPlan) -> LaunchRecord:
+            assert worker not in busy, "a worker's environment was lent twice at once"
+            busy.add(worker)
+            await anyio.sleep(0.01)
+            busy.discard(worker)
+            used.append((plan.index, worker))
+            return LaunchRecord(
+                index=plan.index, seed=plan.seed, profile=plan.profile, started_at=0.0, duration_ms=1.0,
+                paths={"proxy": PathResult(ok=True)},
+            )  # fmt: skip
+
+        return step
+
+    config = SoakConfig(launches=12, workers=3, report_dir=tmp_path)
+    result = await run_soak(config, StepPool([step_for(w) for w in range(3)]))
+    assert [r.index for r in result.records] == list(range(12))
+    assert {worker for _, worker in used} == {0, 1, 2}

@@ -138,6 +138,11 @@ def summary_panel(report: dict[str, Any], report_dir: str) -> Panel:
         f"[dim]{base['wilson95']['lower']:.4f}", f"[dim]{base['wilson95']['upper']:.4f}",
     )  # fmt: skip
 
+    tables: list[Table] = [success, latency]
+    if any("calls" in report["paths"][path] for path in PATHS):
+        tables.append(_calls_table(report))
+    tables.append(evidence)
+
     proxy_lower = report["paths"]["proxy"]["wilson95"]["lower"]
     comparison = f"proxy lower bound {proxy_lower:.4f} vs baseline {base['wilson95']['lower']:.4f}: " + (
         "stronger evidence than 40/40"
@@ -148,7 +153,7 @@ def summary_panel(report: dict[str, Any], report_dir: str) -> Panel:
     head = "[bold green]PASS[/]" if verdict["passed"] else "[bold red]FAIL[/]"
     launches = report["launches"]
     rate = launches["rate_per_minute"]
-    noun = "trials" if report["run"].get("mode") == "connect" else "launches"
+    noun = {"connect": "trials", "session": "sessions"}.get(report["run"].get("mode"), "launches")
     lines = [
         f"{head}  exit {verdict['exit_code']} · profile {report['run']['profile']} · seed {report['run']['seed']} · "
         f"{launches['completed']}/{launches['planned']} {noun} in {report['run']['duration_s']:.0f} s"
@@ -157,4 +162,29 @@ def summary_panel(report: dict[str, Any], report_dir: str) -> Panel:
         *[f"[red]• {reason}[/]" for reason in verdict["reasons"]],
         f"[dim]report: {report_dir}/report.html · {report_dir}/report.json · {report_dir}/launches.jsonl[/]",
     ]
-    return Panel(Group(success, latency, evidence, *lines), title="agentdock soak", expand=False)
+    return Panel(Group(*tables, *lines), title="agentdock soak", expand=False)
+
+
+def _calls_table(report: dict[str, Any]) -> Table:
+    """Per call of the sessions, per path: ok / total with Wilson bounds, duplicates, latency."""
+    table = Table(title="calls in sessions, Wilson 95 % interval", title_justify="left")
+    columns = ("path", "sessions ok", "calls ok / run", "lower", "not run", "dup", "lost", "p50 ms", "p99 ms")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for path in PATHS:
+        calls = report["paths"][path].get("calls")
+        if calls is None:
+            continue
+        attempts = report["paths"][path]["attempts"]
+        table.add_row(
+            path,
+            f"{calls['sessions_completed']}/{attempts}",
+            f"{calls['ok']}/{calls['total']}",
+            f"{calls['wilson95']['lower']:.4f}",
+            str(calls["not_run"]),
+            f"[{'red' if calls['duplicates'] else 'green'}]{calls['duplicates']}[/]",
+            str(calls["lost"]),
+            _ms(calls["latency_ms"]["p50"]),
+            _ms(calls["latency_ms"]["p99"]),
+        )
+    return table

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.soak.errors import RecordError
-from agentdock.soak.records import PATHS, LaunchRecord
+from agentdock.soak.records import PATHS, LaunchRecord, PathResult
 from agentdock.soak.runner import SoakResult
 from agentdock.soak.stats import summarize_latencies, wilson_interval
 
@@ -92,6 +92,37 @@ class Verdict:
         return {"passed": self.passed, "exit_code": self.exit_code, "reasons": list(self.reasons)}
 
 
+def _calls_block(results: Sequence[PathResult]) -> dict[str, Any] | None:
+    """Per-call figures of session trials (None when no result carries calls): every call of every
+    session counts, with its Wilson interval, latency, and the calls that followed each kind of fault."""
+    everything = [call for result in results for call in result.calls]
+    if not everything and all(result.duplicates is None for result in results):
+        return None
+    calls = [call for call in everything if call.ran]  # a call never issued has no outcome to count
+    ok = sum(call.ok for call in calls)
+    interval = wilson_interval(ok, len(calls), CONFIDENCE)
+    by_event: dict[str, dict[str, int]] = {}
+    for call in calls:
+        if call.event is not None:
+            row = by_event.setdefault(call.event, {"calls": 0, "ok": 0})
+            row["calls"] += 1
+            row["ok"] += call.ok
+    failed_tools = Counter(call.tool for call in calls if not call.ok)
+    return {
+        "total": len(calls),
+        "ok": ok,
+        "not_run": len(everything) - len(calls),
+        "sessions_completed": sum(result.ok for result in results),
+        "success_rate": ok / len(calls) if calls else None,
+        "wilson95": {"lower": interval.lower, "upper": interval.upper},
+        "latency_ms": summarize_latencies(call.latency_ms for call in calls if call.ok).as_dict(),
+        "after_fault": dict(sorted(by_event.items())),
+        "failures_by_tool": dict(sorted(failed_tools.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "duplicates": sum(result.duplicates or 0 for result in results),
+        "lost": sum(result.lost or 0 for result in results),
+    }
+
+
 def _path_block(records: Sequence[LaunchRecord], path: str) -> dict[str, Any]:
     results = [(r, r.paths[path]) for r in records if path in r.paths]
     attempts = len(results)
@@ -102,7 +133,7 @@ def _path_block(records: Sequence[LaunchRecord], path: str) -> dict[str, Any]:
         for step, ms in result.steps_ms.items():
             steps.setdefault(step, []).append(ms)
     by_step = Counter(result.failed_step for _, result in results if not result.ok)
-    return {
+    block: dict[str, Any] = {
         "attempts": attempts,
         "successes": successes,
         "failures": attempts - successes,
@@ -116,6 +147,10 @@ def _path_block(records: Sequence[LaunchRecord], path: str) -> dict[str, Any]:
             **{step: summarize_latencies(values).as_dict() for step, values in sorted(steps.items())},
         },
     }
+    calls = _calls_block([result for _, result in results])
+    if calls is not None:
+        block["calls"] = calls
+    return block
 
 
 def _failures(records: Iterable[LaunchRecord]) -> list[dict[str, Any]]:

@@ -33,6 +33,17 @@ td.err{text-align:left;max-width:32rem;word-break:break-word}
 """
 
 
+#: What the two paths are, per soak mode (the first paragraph under the success table).
+PATH_TEXT = {
+    "launch": "proxy: Claude Code (<code>claude mcp list</code>) and an SDK client through "
+    "<code>/proxy/mcp_proxy.py</code>; direct: Claude Code's own <code>type: http</code> client.",
+    "connect": "proxy: a fresh <code>/proxy/mcp_proxy.py</code> per trial, driven by an SDK client "
+    "(initialize, tools/list, one tool call); direct: the SDK's own Streamable HTTP client.",
+    "session": "A unit is one scripted 20-call <code>claude -p</code> session, fully completed. proxy: "
+    "through <code>/proxy/mcp_proxy.py</code>; direct: through Claude Code's own <code>type: http</code> client.",
+}
+
+
 def _num(value: Any, digits: int = 1) -> str:
     if value is None:
         return "–"
@@ -67,6 +78,47 @@ def _summary_table(report: dict[str, Any]) -> str:
     )
     head = "<tr><th>path</th><th>ok/attempts</th><th>rate</th><th>Wilson 95 % lower</th><th>upper</th><th>failures</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _calls_table(report: dict[str, Any]) -> str:
+    """Session soaks: per-call figures per path, and how the calls right after each kind of fault fared."""
+    blocks = {path: report["paths"][path].get("calls") for path in PATHS}
+    if not any(blocks.values()):
+        return ""
+    head = (
+        "<tr><th>path</th><th>sessions fully completed</th><th>calls ok/run</th><th>Wilson 95 % lower</th>"
+        "<th>not run</th><th>duplicates</th><th>lost</th><th>p50 ms</th><th>p99 ms</th></tr>"
+    )
+    rows = []
+    events: set[str] = set()
+    for path, calls in blocks.items():
+        if not calls:
+            continue
+        events.update(calls["after_fault"])
+        rows.append(
+            f"<tr><td>{escape(path)}</td><td>{calls['sessions_completed']}/{report['paths'][path]['attempts']}</td>"
+            f"<td>{calls['ok']}/{calls['total']}</td><td>{calls['wilson95']['lower']:.4f}</td>"
+            f"<td>{calls['not_run']}</td><td>{calls['duplicates']}</td><td>{calls['lost']}</td>"
+            f"<td>{_num(calls['latency_ms']['p50'])}</td><td>{_num(calls['latency_ms']['p99'])}</td></tr>"
+        )
+    fault_head = "<tr><th>call right after</th>" + "".join(
+        f"<th>{escape(path)} ok/calls</th>" for path, calls in blocks.items() if calls
+    ) + "</tr>"  # fmt: skip
+    fault_rows = "".join(
+        f"<tr><td>{escape(event)}</td>"
+        + "".join(
+            f"<td>{c['after_fault'].get(event, {}).get('ok', 0)}/{c['after_fault'].get(event, {}).get('calls', 0)}</td>"
+            for c in blocks.values()
+            if c
+        )
+        + "</tr>"
+        for event in sorted(events)
+    )
+    return (
+        "<h2>Calls in sessions</h2><p>Every call of every session; a call after a failure is not run. "
+        "Duplicates and lost calls come from the servers' own records (QMS audit trail, git-mcp's record).</p>"
+        f"<table>{head}{''.join(rows)}</table><table>{fault_head}{fault_rows}</table>"
+    )
 
 
 def _latency_table(report: dict[str, Any]) -> str:
@@ -231,11 +283,11 @@ def render_html(report: dict[str, Any], records: Sequence[LaunchRecord]) -> str:
         f"{_num(rate, 2)} launches/min · exit code {verdict['exit_code']}</p>"
         f"<ul>{reasons}</ul>"
         "<h2>Success by path, beside the 40/40 baseline</h2>"
-        "<p>proxy: Claude Code (<code>claude mcp list</code>) and an SDK client through <code>/proxy/mcp_proxy.py</code>; "
-        "direct: Claude Code's own <code>type: http</code> client. 40/40 only shows ≥ "
+        f"<p>{PATH_TEXT.get(run.get('mode', 'launch'), PATH_TEXT['launch'])} 40/40 only shows ≥ "
         f"{report['baseline']['wilson95']['lower']:.3f} at 95 % confidence.</p>"
         f"{_summary_table(report)}"
         f"<figure>{_success_over_time(ordered, report['baseline']['wilson95']['lower'])}</figure>"
+        f"{_calls_table(report)}"
         "<h2>Latency</h2>"
         f"{_latency_table(report)}{charts}"
         "<h2>Failures</h2>"
