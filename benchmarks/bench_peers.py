@@ -10,7 +10,7 @@ agentdock's bearer-token middleware, in its own process on 127.0.0.1):
 
 Measures per subject: cold start (spawn + initialize, median of a few), one
 tool call's round trip (p50 and p95 over sequential calls), and throughput
-(calls per second with several in flight).  Ratios: latency and throughput
+(calls per second with 8 and with 32 in flight).  Ratios: latency and throughput
 against ``direct``; cold start against ``agentdock``.  A peer that cannot be
 installed or run still gets its rows, saying why.
 
@@ -42,6 +42,8 @@ COLD_STARTS = 5
 SEQUENTIAL_CALLS = 150
 CONCURRENT_TASKS = 8
 CALLS_PER_TASK = 20
+WIDE_TASKS = 32  # the concurrency of the side-by-side runs
+WIDE_CALLS_PER_TASK = 10
 PAYLOAD = "x" * 1024
 INSTALL_TIMEOUT_S = 240
 STEP_TIMEOUT_S = 120
@@ -76,14 +78,25 @@ def bench_server(root: Path) -> Iterator[tuple[str, str]]:
 
     (root / ".claude" / "agents").mkdir(parents=True)
     (root / ".claude" / "agents" / f"{AGENT}.md").write_text("benchmark client\n")
-    token = TokenStore(root).ensure(AGENT)
+    # Tokens live in agentdock's data folder, found from the environment: the server (HOME=root)
+    # and this process must look in the same one, and a benchmark must not write the user's own.
+    data = root.parent / "agentdock-data"
+    previous = os.environ.get("AGENTDOCK_DATA_DIR")
+    os.environ["AGENTDOCK_DATA_DIR"] = str(data)
+    try:
+        token = TokenStore(root).ensure(AGENT)
+    finally:
+        if previous is None:
+            del os.environ["AGENTDOCK_DATA_DIR"]
+        else:
+            os.environ["AGENTDOCK_DATA_DIR"] = previous
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(root)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=_child_env(root),
+        env={**_child_env(root), "AGENTDOCK_DATA_DIR": str(data)},
     )
     try:
         assert process.stderr is not None
@@ -226,21 +239,24 @@ async def _measure(subject: str, argv: list[str] | None, url: str, token: str, h
                 await _echo(session)
                 latencies.append((time.perf_counter() - began) * 1000.0)
 
-            async def burst() -> None:
-                for _ in range(CALLS_PER_TASK):
+            async def burst(calls: int) -> None:
+                for _ in range(calls):
                     await _echo(session)
 
-            began = time.perf_counter()
-            async with anyio.create_task_group() as group:
-                for _ in range(CONCURRENT_TASKS):
-                    group.start_soon(burst)
-            elapsed = time.perf_counter() - began
+            rates: dict[int, float] = {}
+            for tasks, calls in ((CONCURRENT_TASKS, CALLS_PER_TASK), (WIDE_TASKS, WIDE_CALLS_PER_TASK)):
+                began = time.perf_counter()
+                async with anyio.create_task_group() as group:
+                    for _ in range(tasks):
+                        group.start_soon(burst, calls)
+                rates[tasks] = tasks * calls / (time.perf_counter() - began)
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "cold_start_ms": statistics.median(cold),
         "call_p50_ms": statistics.median(latencies),
         "call_p95_ms": quantiles[94],
-        "throughput": CONCURRENT_TASKS * CALLS_PER_TASK / elapsed,
+        "throughput": rates[CONCURRENT_TASKS],
+        "throughput_wide": rates[WIDE_TASKS],
     }
 
 
@@ -250,6 +266,7 @@ MEASURES: tuple[tuple[str, str, str, str], ...] = (
     ("call_p50_ms", "tool call round trip p50", "ms", "direct"),
     ("call_p95_ms", "tool call round trip p95", "ms", "direct"),
     ("throughput", f"tool calls/s, {CONCURRENT_TASKS} in flight", "calls/s", "direct"),
+    ("throughput_wide", f"tool calls/s, {WIDE_TASKS} in flight", "calls/s", "direct"),
 )
 
 

@@ -29,6 +29,7 @@ from agentdock.proxy.config import ProxyConfig, parse_args
 from agentdock.proxy.errors import ConfigError, UpstreamError
 from agentdock.proxy.framing import LineWriter, encode_message, read_lines
 from agentdock.proxy.messages import Message
+from agentdock.proxy.pool import keepalive_transport
 from agentdock.proxy.transport import Upstream
 
 __all__ = ["configure_logging", "main", "make_client", "run_check", "serve"]
@@ -59,14 +60,14 @@ def make_client(config: ProxyConfig) -> httpx.AsyncClient:
     )
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=64, keepalive_expiry=30)
     host = urlsplit(config.url).hostname or ""
-    # A mount of None means "the client's own (direct) transport"; it outranks the env's proxy mounts.
-    pattern = f"all://[{host}]" if ":" in host else f"all://{host}"
-    mounts: dict[str, httpx.AsyncBaseTransport | None] = {pattern: None} if _is_direct(host) else {}
-    # Plain http to a direct host never uses TLS: skip loading the CA bundle (~30 ms of cold start).
-    verify = not (_is_direct(host) and urlsplit(config.url).scheme == "http")
-    return httpx.AsyncClient(
-        timeout=timeout, limits=limits, mounts=mounts, follow_redirects=False, verify=verify
-    )
+    if not _is_direct(host):
+        return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+    # The client only ever talks to config.url. A direct host gets one transport and no proxy
+    # transports from the environment: httpx's own, on a pool whose bookkeeping stays cheap with
+    # many requests in flight (agentdock.proxy.pool). Plain http never uses TLS: no CA bundle loaded.
+    verify = urlsplit(config.url).scheme != "http"
+    transport = keepalive_transport(verify=verify, limits=limits)
+    return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
 
 def configure_logging(config: ProxyConfig) -> None:

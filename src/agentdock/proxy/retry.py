@@ -68,7 +68,9 @@ preceded by probes).
 
 :func:`call_with_retries` runs an attempt function under those tables with
 tenacity. Clock, random source, sleep and probe are injected so tests run
-without waiting.
+without waiting. The first attempt runs before tenacity is involved: most
+requests succeed at once, and they then cost neither a retry controller nor,
+in a fresh proxy, tenacity's import (the first response of every start).
 """
 
 from __future__ import annotations
@@ -79,13 +81,15 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
-import tenacity
 
 from agentdock.proxy.errors import UpstreamError, UpstreamStatus
 from agentdock.proxy.messages import MethodClass
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = [
     "EVIDENCE",
@@ -321,6 +325,13 @@ async def call_with_retries(
     limits = _Limits(
         retries, deadline, started if started is not None else clock(), window_s, clock, rng, sleep, backoff
     )
+    # Attempt 1, as tenacity would run it (no decision yet, so no probe): only a failure needs the rest.
+    record.attempts += 1
+    try:
+        return await attempt()
+    except UpstreamError as exc:
+        first_failure: UpstreamError | None = exc
+    import tenacity  # off the start-up path: only a failed attempt needs it
 
     def should_retry(state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
@@ -403,6 +414,9 @@ async def call_with_retries(
     )
     async for attempt_state in retrying:
         with attempt_state:
+            if first_failure is not None:  # attempt 1 already ran above: hand tenacity its outcome
+                failed, first_failure = first_failure, None
+                raise failed
             if (
                 record.decision is Decision.RETRY
                 and probe is not None

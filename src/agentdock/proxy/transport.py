@@ -21,7 +21,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -31,13 +33,14 @@ from agentdock.proxy.errors import (
     ResponseTimeout,
     SessionExpired,
     StreamDropped,
+    UpstreamError,
     UpstreamProtocolError,
     UpstreamStatus,
     UpstreamUnreachable,
 )
 from agentdock.proxy.messages import Kind, Message, RequestId, is_valid_message, kind_of, modern_version_of
 from agentdock.proxy.paramheaders import ToolHeaderMaps
-from agentdock.proxy.sse import SSEDecoder, SSEEventTooLarge
+from agentdock.proxy.sse import SSEDecoder, SSEEvent, SSEEventTooLarge
 
 __all__ = ["OnMessage", "Upstream", "encode_header_value", "same_id"]
 
@@ -45,6 +48,12 @@ log = logging.getLogger(__name__)
 
 OnMessage = Callable[[Message], Awaitable[None]]
 """Receives each server request, notification or unrelated response found on a stream."""
+
+Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], object]
+"""Starts a coroutine function in the background (the bridge passes its task group's ``start_soon``)."""
+
+FINISH_S = 0.25
+"""How long the rest of an answered SSE stream is read (servers close it right after the response)."""
 
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _HEADER_SAFE = re.compile(r"^[\x20-\x7E]*$")
@@ -118,6 +127,8 @@ class Upstream:
         """The 2026-07-28-era version the client last used, for notifications that carry no envelope."""
         self.tool_headers = ToolHeaderMaps()
         """``x-mcp-header`` annotations learned from the ``tools/list`` results passing through."""
+        self.spawn: Spawn | None = None
+        """Where the rest of an answered SSE stream is read (see :meth:`_finish`); None: it is cut off."""
 
     # ------------------------------------------------------------------ headers
 
@@ -178,14 +189,18 @@ class Upstream:
         expect_id = message["id"] if kind_of(message) is Kind.REQUEST else None
         request = self.client.build_request("POST", self.url, content=body, headers=headers)
         response = await self._open(request)
+        rest: list[_Rest] = []
         try:
             if message.get("method") == "initialize" and response.is_success:
                 session_id = response.headers.get("mcp-session-id")
                 if session_id:
                     self.session_id = session_id
-            return await self._answer(response, headers, expect_id, on_message)
+            return await self._answer(response, headers, expect_id, on_message, rest)
         finally:
-            await response.aclose()
+            if rest and self.spawn is not None:
+                self.spawn(partial(self._finish, response, rest[0], on_message))
+            else:
+                await response.aclose()
 
     async def resume(self, last_event_id: str, expect_id: RequestId, on_message: OnMessage) -> Message:
         """Resume a broken SSE response stream with ``Last-Event-ID``; return the response it carries."""
@@ -295,6 +310,7 @@ class Upstream:
         sent: Mapping[str, str],
         expect_id: RequestId | None,
         on_message: OnMessage,
+        rest: list[_Rest] | None = None,
     ) -> Message | None:
         status = response.status_code
         if status >= 400 or status < 200:
@@ -315,7 +331,7 @@ class Upstream:
         if _is_json(response):
             return await self._read_json(response, expect_id, on_message)
         if _is_sse(response):
-            return await self._read_sse(response, expect_id, on_message)
+            return await self._read_sse(response, expect_id, on_message, rest)
         await self._raise_status(response)
         return None  # pragma: no cover - _raise_status always raises
 
@@ -361,13 +377,24 @@ class Upstream:
         return answer
 
     async def _read_sse(
-        self, response: httpx.Response, expect_id: RequestId, on_message: OnMessage
+        self,
+        response: httpx.Response,
+        expect_id: RequestId,
+        on_message: OnMessage,
+        rest: list[_Rest] | None = None,
     ) -> Message:
+        """The response to ``expect_id`` from an SSE stream; other messages on it go to ``on_message``.
+
+        With ``rest`` given, what follows the response (normally only the
+        stream's end) is left unread and described there for :meth:`_finish`.
+        """
         decoder = SSEDecoder(max_event_bytes=self._max_bytes)
+        chunks = self._chunks(response, "SSE stream", decoder)
         events = 0
         try:
-            async for chunk in self._chunks(response, "SSE stream", decoder):
-                for event in decoder.feed(chunk):
+            async for chunk in chunks:
+                batch = decoder.feed(chunk)
+                for index, event in enumerate(batch):
                     if not event.data:
                         continue  # a priming event: it only carries an id for resumption
                     events += 1
@@ -375,6 +402,8 @@ class Upstream:
                     if item is None:
                         continue
                     if kind_of(item) is Kind.RESPONSE and same_id(item["id"], expect_id):
+                        if rest is not None:
+                            rest.append(_Rest(chunks, decoder, batch[index + 1 :]))
                         return item
                     await on_message(item)
         except SSEEventTooLarge as exc:
@@ -391,9 +420,39 @@ class Upstream:
             retry_ms=decoder.retry_ms,
         )
 
+    async def _finish(self, response: httpx.Response, rest: _Rest, on_message: OnMessage) -> None:
+        """Read the rest of an answered SSE stream (in the background), then close it.
+
+        The spec has the server close the stream once the response is sent; a
+        stream read to its end leaves the connection in the keep-alive pool,
+        where closing it early (as soon as the answer is in) would cost a new
+        TCP connection per request. Messages that still come are delivered; a
+        stream that stays open past :data:`FINISH_S` is cut off, as before.
+        """
+        try:
+            with anyio.move_on_after(FINISH_S):
+                for event in rest.events:
+                    await self._deliver_event(event, on_message)
+                async for chunk in rest.chunks:
+                    for event in rest.decoder.feed(chunk):
+                        await self._deliver_event(event, on_message)
+        except (httpx.HTTPError, UpstreamError, SSEEventTooLarge) as exc:
+            log.debug("the rest of an answered stream: %s", exc)
+        except Exception:  # a background tidy-up must never take the bridge down with it
+            log.exception("bug while reading the rest of an answered stream")
+        finally:
+            with anyio.CancelScope(shield=True):
+                await rest.chunks.aclose()
+                await response.aclose()
+
+    async def _deliver_event(self, event: SSEEvent, on_message: OnMessage) -> None:
+        item = self._parse_event_or_skip(event.data) if event.data else None
+        if item is not None:
+            await on_message(item)
+
     async def _chunks(
         self, response: httpx.Response, what: str, decoder: SSEDecoder | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The body's chunks; a body silent (not even a keep-alive) for ``idle_timeout_s`` is a timeout.
 
         The request may have reached the server, so this is a
@@ -431,6 +490,15 @@ class Upstream:
             raise UpstreamProtocolError("SSE event is not a JSON-RPC message")
         result: Message = item
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Rest:
+    """What is left of an SSE stream after its response: the chunk source, its decoder, events already decoded."""
+
+    chunks: AsyncGenerator[bytes, None]
+    decoder: SSEDecoder
+    events: list[SSEEvent]
 
 
 def _media_type(response: httpx.Response) -> str:
