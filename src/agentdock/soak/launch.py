@@ -75,6 +75,9 @@ __all__ = [
 
 SERVERS: tuple[str, ...] = ("qms", "git")
 DIRECT_DIR = "/tmp/agentdock-soak-direct"  # noqa: S108 - a folder inside the throwaway container
+#: where the proxies ``claude mcp list`` starts write their logs (``MCP_PROXY_LOG_FILE``): Claude Code
+#: keeps an MCP server's stderr to itself, so without this a failed list says nothing of the proxy's side
+PROXY_LOG = "/tmp/agentdock-soak-proxy.log"  # noqa: S108 - inside the throwaway container
 READY_TIMEOUT_S = 90.0
 EXEC_TIMEOUT_S = 90.0
 SDK_TIMEOUT_S = 90.0
@@ -234,7 +237,9 @@ class RealLaunch:
     async def _mcp_list(self, name: str, workdir: str, path: _Path) -> None:
         began = time.perf_counter()
         try:
-            code, output = await self._docker("exec", "-w", workdir, name, "claude", "mcp", "list")
+            code, output = await self._docker(
+                "exec", "-e", f"MCP_PROXY_LOG_FILE={PROXY_LOG}", "-w", workdir, name, "claude", "mcp", "list"
+            )  # fmt: skip
         except TimeoutError:
             path.fail("mcp_list", f"`claude mcp list` did not finish within {EXEC_TIMEOUT_S:g} s")
             return
@@ -399,8 +404,12 @@ class RealLaunch:
                         "direct": direct_path.result(self.redact),
                     }
                     if proxy_path.failed_step or direct_path.failed_step:
+                        listed = "(not read)"
+                        with contextlib.suppress(TimeoutError):
+                            _, listed = await self._docker("exec", name, "cat", PROXY_LOG, timeout_s=10)
+                        sdk = errlog.read_text() if errlog.exists() else ""
                         evidence["proxy_stderr"] = clip_evidence(
-                            errlog.read_text() if errlog.exists() else ""
+                            f"{sdk}\n--- the proxies `claude mcp list` started ---\n{listed}"
                         )
                         evidence["claude_output"] = clip_evidence(
                             "\n".join(proxy_path.outputs + direct_path.outputs)
