@@ -375,36 +375,47 @@ def stop_servers(
     Servers are found through their pid files.  With ``orphans``, also every other running
     ``commands`` process serving ``root`` (`server_processes`), reported as
     ``"<command> (pid N, no pid file)"`` — for tests, which must leave nothing behind.
+    Every server is signalled first and then waited for, so a restart's outage is the slowest
+    server's shutdown, not the sum of them all (each may take its ``--shutdown-grace``).
     """
     stopped: list[str] = []
+    pids: list[int] = []
     for command in commands:
         pid_file = paths.run_dir(root) / f"{command}.pid"
         if not pid_file.exists():
             continue
         pid = read_pid_file(pid_file)
         if pid is not None and _pid_is(pid, command):
-            _terminate(pid, timeout_s)
+            pids.append(pid)
             stopped.append(f"{command} (pid {pid})")
         pid_file.unlink(missing_ok=True)
     if orphans:
         for command in commands:
             for pid in server_processes(root, (command,)):
-                _terminate(pid, timeout_s)
-                stopped.append(f"{command} (pid {pid}, no pid file)")
+                if pid not in pids:
+                    pids.append(pid)
+                    stopped.append(f"{command} (pid {pid}, no pid file)")
+    _terminate(pids, timeout_s)
     return stopped
 
 
-def _terminate(pid: int, timeout_s: float) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while pid_alive(pid) and time.monotonic() < deadline:
-        _reap(pid)
-        time.sleep(0.1)
-    if pid_alive(pid):
+def _terminate(pids: Sequence[int], timeout_s: float) -> None:
+    """SIGTERM every pid, wait for them all (at most ``timeout_s``), SIGKILL the ones left."""
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    _reap(pid)
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for pid in pids:
+            _reap(pid)
+        if not any(pid_alive(pid) for pid in pids):
+            break
+        time.sleep(0.05)
+    for pid in pids:
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap(pid)
 
 
 def _reap(pid: int) -> None:

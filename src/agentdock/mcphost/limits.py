@@ -14,6 +14,12 @@ enforced in two places that neither server can bypass:
   starts a new session.
 * the request layer (:mod:`agentdock.mcphost.bodylimit`): a body over ``max_body_bytes``
   gets ``413`` (announced by ``Content-Length`` or counted as it streams).
+* shutdown: on SIGTERM the server stops accepting, closes idle connections, and gives the
+  requests in flight ``shutdown_grace_s`` to finish; then it cancels what is left and exits.
+  Without that bound, one connection whose response never completes (a listening stream, a
+  peer that stopped reading, a half-open link) held every restart: measured in the launch
+  soak, stopping the servers took 4.5-5.3 s while a proxy was connected through a lossy
+  link, against 0.4 s without, and clients (Claude Code waits 5 s for its tools) gave up.
 
 :func:`raise_nofile_limit` lifts the soft ``RLIMIT_NOFILE`` to the hard limit, and
 :meth:`Limits.fitted` keeps the connection cap below what the process may open.
@@ -43,9 +49,11 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     #: forget a Streamable HTTP session after this long without a request (the SDK's default, 30 min)
     session_lifetime_s: float = 1800.0
+    #: on SIGTERM, how long requests still in flight may finish before they are cancelled
+    shutdown_grace_s: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("read_timeout_s", "idle_timeout_s", "session_lifetime_s"):
+        for name in ("read_timeout_s", "idle_timeout_s", "session_lifetime_s", "shutdown_grace_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
         for name in ("max_connections", "max_connections_per_peer", "max_header_bytes", "max_body_bytes"):

@@ -62,6 +62,7 @@ SHARED_FLAGS: tuple[str, ...] = (
     "--max-header-bytes",
     "--max-body-bytes",
     "--session-lifetime",
+    "--shutdown-grace",
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -123,6 +124,9 @@ def server_parser(name: str, description: str, *, default_port: int) -> argparse
     limits.add_argument("--session-lifetime", type=float, default=d.session_lifetime_s, metavar="S",
                         help="forget an MCP session with no request for S seconds; its next request gets "
                         f"404 and the client starts a new one (default {d.session_lifetime_s:g})")  # fmt: skip
+    limits.add_argument("--shutdown-grace", type=float, default=d.shutdown_grace_s, metavar="S",
+                        help="on SIGTERM, let requests in flight finish for S seconds, then cancel them "
+                        f"(default {d.shutdown_grace_s:g})")  # fmt: skip
     return p
 
 
@@ -164,6 +168,7 @@ def resolve_options(
         max_header_bytes=args.max_header_bytes,
         max_body_bytes=args.max_body_bytes,
         session_lifetime_s=args.session_lifetime,
+        shutdown_grace_s=args.shutdown_grace,
     )
     allow_root = args.allow_root
     if allow_root is None:

@@ -76,6 +76,7 @@ def uvicorn_config(app: ASGIApp, limits: Limits, *, log_level: str = "warning") 
     """uvicorn settings with the guarded h11 protocol: caps, read deadline, idle timeout, head size."""
     protocol = guarded_protocol(limits, ConnectionGuard(limits))
     timeout_keep_alive: Any = limits.idle_timeout_s  # uvicorn annotates int; call_later takes seconds
+    grace: Any = limits.shutdown_grace_s  # likewise (asyncio.timeout)
     return uvicorn.Config(
         app,
         http=protocol,
@@ -85,6 +86,7 @@ def uvicorn_config(app: ASGIApp, limits: Limits, *, log_level: str = "warning") 
         log_level=log_level,
         backlog=BACKLOG,
         timeout_keep_alive=timeout_keep_alive,
+        timeout_graceful_shutdown=grace,  # see Limits: no client can hold a restart
         h11_max_incomplete_event_size=h11_buffer_limit(limits),
         server_header=False,
     )

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -111,15 +112,25 @@ class SoakEnvironment:
             extra_args=self.server_args,
         )
 
-    async def restart_servers(self, commands: tuple[str, ...] = ("qms-mcp", "git-mcp")) -> None:
-        """Stop ``commands`` (default both servers) and start them again (bounded); one restart at a time."""
+    async def restart_servers(self, commands: tuple[str, ...] = ("qms-mcp", "git-mcp")) -> dict[str, float]:
+        """Stop ``commands`` (default both servers) and start them again (bounded); one restart at a time.
+
+        Returns how long the servers took to stop and to answer again (ms): the outage a restart causes.
+        """
         async with self._restart_lock:
             token = next(iter(self.tokens.values()))
+            began = time.perf_counter()
             await anyio.to_thread.run_sync(stop_servers, self.root, commands)
+            stopped = time.perf_counter()
             await anyio.to_thread.run_sync(
                 lambda: ensure_servers(self._specs(), token, timeout_s=self.server_timeout_s)
             )
             self.restarts += 1
+            return {"stop_ms": _ms(began, stopped), "start_ms": _ms(stopped, time.perf_counter())}
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)
 
 
 def _free_port() -> int:

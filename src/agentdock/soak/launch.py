@@ -316,20 +316,27 @@ class RealLaunch:
         if code != 0:
             path.fail("configure", f"claude mcp add failed ({code}): {output[-300:]}")
 
-    async def _restart_later(self, faults: LaunchFaults, done: anyio.Event) -> None:
+    async def _restart_later(
+        self, faults: LaunchFaults, done: anyio.Event, timings: list[dict[str, float]]
+    ) -> None:
         assert faults.restart_after_ms is not None
         await anyio.sleep(faults.restart_after_ms / 1000.0)
-        await self.env.restart_servers()
+        timings.append(await self.env.restart_servers())
         done.set()
 
-    async def _with_restart(self, faults: LaunchFaults, body: Callable[[], Any]) -> None:
-        """Run ``body``; with a drawn restart, restart the host servers that long into it (and wait for it)."""
+    async def _with_restart(
+        self, faults: LaunchFaults, body: Callable[[], Any], timings: list[dict[str, float]]
+    ) -> None:
+        """Run ``body``; with a drawn restart, restart the host servers that long into it (and wait for it).
+
+        How long each restart took (stop, start) is appended to ``timings``: the outage the path lived through.
+        """
         if faults.restart_after_ms is None:
             await body()
             return
         done = anyio.Event()
         async with anyio.create_task_group() as group:
-            group.start_soon(self._restart_later, faults, done)
+            group.start_soon(self._restart_later, faults, done, timings)
             await body()
             with anyio.fail_after(self.env.server_timeout_s + 30):
                 await done.wait()
@@ -341,6 +348,7 @@ class RealLaunch:
         observed: dict[str, Any] = {}
         container: Any = None
         paths_out: dict[str, PathResult] = {}
+        restarts: dict[str, list[dict[str, float]]] = {"proxy": [], "direct": []}
         start_ms = ready_ms = None
         infra_error = None
         # The agent goes back to the pool only after its container is removed (the stack closes
@@ -397,8 +405,8 @@ class RealLaunch:
                             await self._mcp_list(name, DIRECT_DIR, direct_path)
 
                     await self._warm_up(name)
-                    await self._with_restart(plan.faults, proxy_body)
-                    await self._with_restart(plan.faults, direct_body)
+                    await self._with_restart(plan.faults, proxy_body, restarts["proxy"])
+                    await self._with_restart(plan.faults, direct_body, restarts["direct"])
                     paths_out = {
                         "proxy": proxy_path.result(self.redact),
                         "direct": direct_path.result(self.redact),
@@ -434,6 +442,7 @@ class RealLaunch:
                 **plan.faults.to_json(),
                 "observed": observed,
                 "server_restarts_so_far": self.env.restarts,
+                "restarts": restarts,
             },
             evidence={key: self.redact(text) for key, text in evidence.items()},
         )

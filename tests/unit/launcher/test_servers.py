@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -141,3 +142,39 @@ def test_a_root_launch_on_a_root_owned_project_keeps_root_and_says_so_in_argv(tm
     assert qms.argv()[-1] == "--allow-root" and git.argv()[-1] == "--allow-root"
     (plain,) = server_specs(tmp_path, ["127.0.0.1"], 9000, None)
     assert "--allow-root" not in plain.argv()
+
+
+def test_stop_signals_every_server_before_waiting_so_a_restart_costs_the_slowest_not_the_sum(
+    tmp_path: Path,
+) -> None:
+    """Each fake server leaves only once the other has been signalled too: one at a time, neither could."""
+    run = paths.run_dir(tmp_path)
+    run.mkdir(parents=True)
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "me, other = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
+        "def leave(*_):\n"
+        "    me.touch()\n"
+        "    end = time.monotonic() + 30\n"
+        "    while not other.exists() and time.monotonic() < end: time.sleep(0.02)\n"
+        "    sys.exit(0 if other.exists() else 3)\n"
+        "signal.signal(signal.SIGTERM, leave)\n"
+        "time.sleep(60)\n"
+    )
+    marks = {name: tmp_path / f"{name}.termed" for name in ("qms-mcp", "git-mcp")}
+    other = {"qms-mcp": "git-mcp", "git-mcp": "qms-mcp"}
+    procs = {
+        name: subprocess.Popen([sys.executable, "-c", code, str(marks[name]), str(marks[other[name]]), name])
+        for name in marks
+    }
+    try:
+        for name, proc in procs.items():
+            (run / f"{name}.pid").write_text(json.dumps({"pid": proc.pid}))
+        time.sleep(0.5)  # the handlers are installed
+        stopped = stop_servers(tmp_path, timeout_s=20)
+        assert sorted(stopped) == sorted(f"{name} (pid {proc.pid})" for name, proc in procs.items())
+        assert {name: proc.wait(timeout=10) for name, proc in procs.items()} == {"qms-mcp": 0, "git-mcp": 0}
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
