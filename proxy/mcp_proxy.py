@@ -18,7 +18,8 @@ exits with the child's code. Only the standard library runs on that path. If the
 socket is missing or refuses, or no ``P<pid>`` answer comes within 2 s, the proxy
 starts here as it always did (cold). Nothing can run twice: the child waits for this
 script's ``G`` before it touches stdin, and ``G`` is sent only once the script has
-committed to the warm path.
+committed to the warm path. The stdio fds go only to a server that has answered
+(``A``), so a wedged server does not hold them. The protocol is in agentdock.proxy.warm.
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ def _warm_start(path: str, argv: list[str]) -> int | None:
             sock.settimeout(WARM_WAIT_S)
             sock.connect(path)
             sock.settimeout(max(0.001, deadline - time.monotonic()))
-            sent = socket.send_fds(sock, [message], [0, 1, 2])
-            sock.sendall(message[sent:])
+            sock.sendall(message)
+            if _read_line(sock, deadline) != b"A\n":
+                return None  # refused ("E<reason>"), closed or silent: the fds were never sent
+            socket.send_fds(sock, [b"F"], [0, 1, 2])
             reply = _read_line(sock, deadline)
             if not reply.startswith(b"P"):
                 return None  # refused ("E<reason>") or closed: nothing was started

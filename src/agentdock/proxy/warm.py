@@ -11,10 +11,13 @@ child's code. The agent image's entrypoint starts the server (docker/entrypoint.
 Protocol, one connection per proxy start::
 
     client -> server   4-byte big-endian length N (N <= 1 MiB), then N bytes of JSON
-                       {"argv": [...], "env": {...}, "cwd": "...", "umask": 18}; the first
-                       sendmsg carries exactly three fds (stdin, stdout, stderr) as SCM_RIGHTS
-    server -> client   "P<pid>\\n": a child is forked and waits for the go; or "E<reason>\\n" and
-                       the connection closes: refused, nothing started (the client starts cold)
+                       {"argv": [...], "env": {...}, "cwd": "...", "umask": 18}
+    server -> client   "A\\n": accepted (valid, and a child slot is free); or "E<reason>\\n" and the
+                       connection closes: refused, nothing started (the client starts cold)
+    client -> server   "F" carrying exactly three fds (stdin, stdout, stderr) as SCM_RIGHTS. Only a
+                       server that has answered gets them: fds in flight to a wedged server would
+                       stay open (a stdout nobody closes) until that server closes its socket
+    server -> client   "P<pid>\\n": a child is forked and waits for the go (or "E<reason>\\n")
     client -> child    "G": the client commits and will never fall back. The child (which holds
                        the connection) waits at most 5 s for this byte and, without it, exits
                        without touching the fds; so a client that gave up waiting (and starts
@@ -33,6 +36,7 @@ another client's reaches it, and it closes every fd it inherited but its own std
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -44,10 +48,11 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +69,7 @@ __all__ = [
     "WarmServer",
     "main",
     "parse_request",
+    "running_server",
 ]
 
 log = logging.getLogger("agentdock.proxy.warm")
@@ -139,6 +145,7 @@ class _Pending:
     deadline: float
     data: bytearray = field(default_factory=bytearray)
     fds: list[int] = field(default_factory=list)
+    request: Request | None = None  # set once accepted ("A" sent); the fds come next
 
 
 def _peer_uid(sock: socket.socket) -> int:
@@ -157,7 +164,9 @@ def _prepare_folder(folder: str) -> None:
         raise WarmServerError(f"cannot create {folder}: {exc}") from exc
     info = os.lstat(folder)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise WarmServerError(f"{folder} is not a folder owned by uid {os.getuid()}; refusing to listen there")
+        raise WarmServerError(
+            f"{folder} is not a folder owned by uid {os.getuid()}; refusing to listen there"
+        )
     os.chmod(folder, 0o700)
 
 
@@ -316,17 +325,13 @@ class WarmServer:
     def stop(self) -> None:
         """Ask :meth:`serve` to return (safe from a signal handler)."""
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"s")
-        except OSError:
-            pass
 
     def close(self) -> None:
         if self._listener is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.path)
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         for pending in list(self._pending.values()):
@@ -412,10 +417,8 @@ class WarmServer:
 
     def _drop(self, pending: _Pending, reason: str | None) -> None:
         self._pending.pop(pending.sock, None)
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(pending.sock)
-        except (KeyError, ValueError):
-            pass
         for fd in pending.fds:
             os.close(fd)
         pending.fds.clear()
@@ -449,6 +452,15 @@ class WarmServer:
             self._drop(pending, None)  # the client went away before finishing
             return
         pending.data += data
+        if pending.request is None:
+            self._read_request(pending)
+        else:
+            self._read_fds(pending, pending.request)
+
+    def _read_request(self, pending: _Pending) -> None:
+        if pending.fds:
+            self._drop(pending, "fds before the request was accepted")
+            return
         if len(pending.data) < _HEADER:
             return
         size = int.from_bytes(pending.data[:_HEADER], "big")
@@ -460,13 +472,27 @@ class WarmServer:
         if len(pending.data) > _HEADER + size:
             self._drop(pending, "unexpected bytes after the request")
             return
-        if len(pending.fds) != _FDS:
-            self._drop(pending, f"expected {_FDS} fds, got {len(pending.fds)}")
-            return
         try:
             request = parse_request(bytes(pending.data[_HEADER:]))
         except (ValueError, UnicodeDecodeError) as exc:
             self._drop(pending, f"bad request: {exc}")
+            return
+        if len(self._children) >= self.limits.max_children:
+            self._drop(pending, "busy")
+            return
+        pending.request = request
+        pending.data.clear()
+        try:
+            pending.sock.send(b"A\n")
+        except OSError:
+            self._drop(pending, None)
+
+    def _read_fds(self, pending: _Pending, request: Request) -> None:
+        if bytes(pending.data) != b"F" or len(pending.fds) != _FDS:
+            self._drop(
+                pending,
+                f"expected F with {_FDS} fds, got {bytes(pending.data[:8])!r} with {len(pending.fds)}",
+            )
             return
         if len(self._children) >= self.limits.max_children:
             self._drop(pending, "busy")
@@ -506,10 +532,8 @@ class WarmServer:
             conn = self._children.pop(pid, None)
             if conn is None:
                 continue
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(b"X%d\n" % os.waitstatus_to_exitcode(status))
-            except OSError:
-                pass
             conn.close()
 
     @property
@@ -528,6 +552,7 @@ def _parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.N
     )
     parser.add_argument("--entry", default=ENTRY, help=f"module:function a child runs (default {ENTRY})")
     parser.add_argument("--max-children", type=int, default=MAX_CHILDREN)
+    parser.add_argument("--handshake-timeout-s", type=float, default=HANDSHAKE_TIMEOUT_S)
     args = parser.parse_args(argv)
     if not args.socket:
         parser.error("--socket (or AGENTDOCK_PROXY_WARM_SOCKET) is required")
@@ -558,7 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     preload()
     entry = _load_entry(args.entry)
-    server = WarmServer(args.socket, entry, limits=WarmLimits(max_children=args.max_children))
+    limits = WarmLimits(max_children=args.max_children, handshake_timeout_s=args.handshake_timeout_s)
+    server = WarmServer(args.socket, entry, limits=limits)
     try:
         server.listen()
     except WarmServerError as exc:
@@ -569,6 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: server.stop())
     gc.freeze()  # what is imported now stays shared with every child (copy-on-write)
     log.info("listening on %s (pid %d)", args.socket, os.getpid())
+    print(f"LISTENING {args.socket}", flush=True)  # for running_server(); stdout is otherwise unused
     try:
         server.serve()
     finally:
@@ -577,6 +604,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def running_server(
+    path: str,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    python: str = sys.executable,
+    stderr: Any = None,
+    timeout_s: float = 30.0,
+) -> Iterator[subprocess.Popen[str]]:
+    """A warm server subprocess listening on ``path``; stopped (SIGTERM, then SIGKILL) on exit.
+
+    ``env`` is its whole environment (default: this process's); its log goes to ``stderr``
+    (default: ours). Raises WarmServerError when it does not listen within ``timeout_s``.
+    """
+    process = subprocess.Popen(
+        [python, "-m", "agentdock.proxy.warm", "--socket", path, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=dict(os.environ if env is None else env),
+    )
+    try:
+        assert process.stdout is not None
+        ready = select.select([process.stdout], [], [], timeout_s)[0]
+        line = process.stdout.readline() if ready else ""
+        if not line.startswith("LISTENING"):
+            process.kill()
+            process.communicate(timeout=timeout_s)
+            raise WarmServerError(f"warm server did not listen on {path} (exit {process.returncode})")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.communicate()
+
+
 if __name__ == "__main__":
     sys.exit(main())
-
