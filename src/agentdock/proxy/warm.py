@@ -516,10 +516,8 @@ class WarmServer:
         for fd in fds:
             os.close(fd)
         self._children[pid] = conn
-        try:
+        with contextlib.suppress(OSError):  # a client gone now never sends the go: the child exits
             conn.send(b"P%d\n" % pid)
-        except OSError:
-            pass  # the client is gone: the child gets no go and exits unstarted
 
     def _reap(self) -> None:
         while self._children:
@@ -577,10 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
     )
-    try:
+    with contextlib.suppress(OSError):  # already a session leader
         os.setsid()  # no controlling terminal: a tty's signals are for the agent, not this server
-    except OSError:
-        pass
     preload()
     entry = _load_entry(args.entry)
     limits = WarmLimits(max_children=args.max_children, handshake_timeout_s=args.handshake_timeout_s)
