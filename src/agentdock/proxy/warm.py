@@ -80,6 +80,7 @@ ENTRY = "agentdock.proxy.cli:main"
 PRELOAD = (
     "agentdock.proxy.cli",
     "anyio._backends._asyncio",
+    "anyio._core._signals",
     "anyio.streams.memory",
     "asyncio",
     "h11",
