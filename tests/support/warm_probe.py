@@ -46,8 +46,8 @@ def main(argv: list[str]) -> int:
             sys.stdout.buffer.flush()
         return 0
     if command == "wait":
-        print(json.dumps({"ready": os.getpid()}), flush=True)
-        try:
+        try:  # the signal may come as soon as "ready" is out
+            print(json.dumps({"ready": os.getpid()}), flush=True)
             sys.stdin.buffer.read()
         except KeyboardInterrupt:
             return 130
