@@ -230,9 +230,8 @@ def _run_child(conn: socket.socket, fds: Sequence[int], request: Request, entry:
     code = 70
     try:
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)  # until the go, any of these just ends the child
         for target, fd in enumerate(fds):
             os.dup2(fd, target)  # dup2's copy is inheritable, the received one was close-on-exec
         keep = conn.fileno()
@@ -245,6 +244,7 @@ def _run_child(conn: socket.socket, fds: Sequence[int], request: Request, entry:
         conn.close()
         if go != b"G":
             os._exit(EXIT_NOT_STARTED)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
         os.environ.clear()
         os.environ.update(request.env)
         os.umask(request.umask)
