@@ -4,7 +4,10 @@
 #   2. log gh in from GH_TOKEN when set (the token is never printed)
 #   3. in the agent's .claude.json (under CLAUDE_CONFIG_DIR): drop stale MCP/session state,
 #      keep auth; mark the project trusted with its .mcp.json servers enabled (no prompt)
-#   4. write the readiness marker (AGENTDOCK_READY_FILE) and say "agentdock: ready"
+#   0. start the proxy's warm-start server in the background (AGENTDOCK_PROXY_WARM_SOCKET): an
+#      allow-listed environment (no token or secret), its own session; never fatal
+#   4. wait (at most 3 s) for the warm socket, write the readiness marker (AGENTDOCK_READY_FILE)
+#      and say "agentdock: ready"
 #   5. SETUP_ONLY=1: wait for `docker exec` (sleep until stopped); otherwise exec claude "$@"
 set -euo pipefail
 
@@ -17,6 +20,20 @@ wait_s="${AGENTDOCK_MCP_WAIT_SECONDS:-60}"
 config_dir="${CLAUDE_CONFIG_DIR:-$HOME/.claude}"
 mcp_json="$project/.mcp.json"
 rm -f "$ready_file"
+
+# 0. the warm-start server (agentdock.proxy.warm): it imports the proxy while the steps below run.
+#    env -i + an allow-list: a proxy child gets its client's environment, never the server's, and
+#    the server itself holds no token. Its log goes to /tmp (the /run/agentdock tmpfs is 1m).
+warm_socket="${AGENTDOCK_PROXY_WARM_SOCKET:-}"
+if [ -n "$warm_socket" ] && [ "$(id -u)" != 0 ]; then
+    warm_env=(PATH="$PATH" HOME="$HOME" LANG="${LANG:-C.UTF-8}")
+    for name in LC_ALL LC_CTYPE TZ SSL_CERT_FILE REQUESTS_CA_BUNDLE NODE_EXTRA_CA_CERTS; do
+        [ -n "${!name:-}" ] && warm_env+=("$name=${!name}")
+    done
+    (umask 077; exec env -i "${warm_env[@]}" python3 -m agentdock.proxy.warm --socket "$warm_socket" \
+        </dev/null >>/tmp/agentdock-warm.log 2>&1) &
+    warm_pid=$!
+fi
 
 # 1. the overlay is bind-mounted by the launcher; with compose it may be written just after start
 deadline=$((SECONDS + wait_s))
@@ -73,7 +90,15 @@ jq --arg project "$project" --argjson servers "$servers_json" '
 mv -f "$tmp" "$state"
 chmod 0600 "$state"
 
-# 4. ready
+# 4. ready (the warm server gets at most 3 s more; without it proxies start cold)
+if [ -n "${warm_pid:-}" ]; then
+    for _ in $(seq 30); do
+        [ -S "$warm_socket" ] && break
+        kill -0 "$warm_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -S "$warm_socket" ] || log "warning: no warm proxy server at $warm_socket (proxies start cold; see /tmp/agentdock-warm.log)"
+fi
 mkdir -p "$(dirname "$ready_file")"
 date -u +%Y-%m-%dT%H:%M:%SZ >"$ready_file"
 log "ready"

@@ -6,6 +6,7 @@ Exception tree (foreign exceptions — httpx, OSError — are translated once, i
     ProxyError
     ├── ConfigError                 bad command line; the CLI exits 2
     ├── SinkClosed                  stdout is gone (broken pipe); the proxy ends cleanly
+    ├── WarmServerError             the warm-start server cannot listen (socket folder not ours, one already runs)
     └── UpstreamError               one HTTP exchange with the server failed
         ├── UpstreamUnreachable     connect refused / connect timeout: the request never arrived
         ├── UpstreamStatus          the server answered an HTTP error status (carries status, Retry-After)
@@ -48,6 +49,7 @@ __all__ = [
     "UpstreamProtocolError",
     "UpstreamStatus",
     "UpstreamUnreachable",
+    "WarmServerError",
 ]
 
 # JSON-RPC 2.0 standard codes the proxy itself produces.
@@ -89,6 +91,10 @@ class ConfigError(ProxyError):
 
 class SinkClosed(ProxyError):
     """The client's side of stdout is closed; nothing more can be delivered."""
+
+
+class WarmServerError(ProxyError):
+    """The warm-start server (:mod:`agentdock.proxy.warm`) cannot listen; proxies then start cold."""
 
 
 class UpstreamError(ProxyError):
