@@ -64,7 +64,7 @@ def test_both_servers_accept_every_shared_flag_and_resolve_it_the_same_way(root:
         "--read-timeout", "3", "--idle-timeout", "4",
         "--max-connections", "100", "--max-connections-per-peer", "10",
         "--max-header-bytes", "4096", "--max-body-bytes", "8192",
-        "--session-lifetime", "7.5",
+        "--session-lifetime", "7.5", "--shutdown-grace", "0.5",
     ]  # fmt: skip
     assert {a for a in argv if a.startswith("--")} == set(SHARED_FLAGS)
     qms, git = qms_options(argv), git_options(argv)
@@ -75,7 +75,7 @@ def test_both_servers_accept_every_shared_flag_and_resolve_it_the_same_way(root:
         10,
         8192,
     )
-    assert qms.limits.session_lifetime_s == 7.5
+    assert (qms.limits.session_lifetime_s, qms.limits.shutdown_grace_s) == (7.5, 0.5)
     for parser in (qms_server._parser(), git_server._parser()):
         text = parser.format_help()
         assert all(flag in text for flag in SHARED_FLAGS)
