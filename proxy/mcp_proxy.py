@@ -74,15 +74,17 @@ def _warm_start(path: str, argv: list[str]) -> int | None:
     our ``G``. After ``G`` the answer is the child's exit code (128+N for signal N),
     whatever happens to the server.
     """
-    import json
     import signal
     import socket
     import time
 
     deadline = time.monotonic() + WARM_WAIT_S
-    payload = json.dumps(
-        {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "umask": _umask()}
-    ).encode()
+    # agentdock.proxy.warm.encode_request, by hand: NUL-separated bytes need no json (7 ms of imports)
+    payload = b"\0".join(
+        [b"agentdock-warm/1", b"%o" % _umask(), os.getcwdb(), b"%d" % len(argv)]
+        + [os.fsencode(arg) for arg in argv]
+        + [name + b"=" + value for name, value in os.environb.items()]
+    )
     message = len(payload).to_bytes(4, "big") + payload
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     pidfd: int | None = None

@@ -38,7 +38,7 @@ from agentdock.launcher import (
     wait_until_ready,
 )
 from agentdock.launcher.project import init_demo_project
-from agentdock.proxy.warm import running_server
+from agentdock.proxy.warm import encode_request, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "proxy" / "mcp_proxy.py"
@@ -54,7 +54,7 @@ try:
 except OSError as exc:
     print("connect:", type(exc).__name__)
     raise SystemExit(0)
-payload = b'{"argv": ["x", "info"], "env": {}, "cwd": "/", "umask": 18}'
+payload = b"\0".join([b"agentdock-warm/1", b"22", b"/", b"2", b"x", b"info"])
 try:
     sock.sendall(len(payload).to_bytes(4, "big") + payload)
 except BrokenPipeError:
@@ -204,17 +204,21 @@ def _framed(payload: bytes) -> bytes:
     return len(payload).to_bytes(4, "big") + payload
 
 
-GOOD = _framed(b'{"argv": ["x", "exit", "0"], "env": {}, "cwd": "/", "umask": 18}')
+GOOD = _framed(encode_request(["x", "exit", "0"], {}, "/", 0o22))
 GARBAGE: dict[str, list[tuple[bytes, int]]] = {
     "closes at once": [],
     "huge length": [(b"\xff\xff\xff\xff", 0)],
-    "not json": [(_framed(b"\x00\x01 not json"), 0)],
-    "not utf-8": [(_framed(b"\xff\xfe{}"), 0)],
-    "json list": [(_framed(b"[1, 2]"), 0)],
-    "argv not strings": [(_framed(b'{"argv": [1], "env": {}, "cwd": "/", "umask": 18}'), 0)],
-    "env name with =": [(_framed(b'{"argv": ["x"], "env": {"A=B": "c"}, "cwd": "/", "umask": 18}'), 0)],
-    "nul in cwd": [(_framed(b'{"argv": ["x"], "env": {}, "cwd": "/\\u0000", "umask": 18}'), 0)],
-    "umask out of range": [(_framed(b'{"argv": ["x"], "env": {}, "cwd": "/", "umask": 4096}'), 0)],
+    "not a request": [(_framed(b"\x00\x01 garbage"), 0)],
+    "json (not the format)": [(_framed(b'{"argv": ["x"], "env": {}, "cwd": "/", "umask": 18}'), 0)],
+    "another version": [(_framed(b"agentdock-warm/2\x0022\x00/\x001\x00x"), 0)],
+    "argc past the fields": [(_framed(b"agentdock-warm/1\x0022\x00/\x005\x00x"), 0)],
+    "argc zero": [(_framed(b"agentdock-warm/1\x0022\x00/\x000\x00A=b"), 0)],
+    "argc not a number": [(_framed(b"agentdock-warm/1\x0022\x00/\x00-1\x00x"), 0)],
+    "env field without =": [(_framed(b"agentdock-warm/1\x0022\x00/\x001\x00x\x00ABC"), 0)],
+    "env field with no name": [(_framed(b"agentdock-warm/1\x0022\x00/\x001\x00x\x00=c"), 0)],
+    "empty cwd": [(_framed(b"agentdock-warm/1\x0022\x00\x001\x00x"), 0)],
+    "umask out of range": [(_framed(b"agentdock-warm/1\x007777\x00/\x001\x00x"), 0)],
+    "umask not octal": [(_framed(b"agentdock-warm/1\x0089\x00/\x001\x00x"), 0)],
     "bytes after the request": [(GOOD + b"trailing", 0)],
     "fds with the request": [(GOOD, 3)],
     "one fd": [(GOOD, 0), (b"F", 1)],

@@ -10,8 +10,12 @@ child's code. The agent image's entrypoint starts the server (docker/entrypoint.
 
 Protocol, one connection per proxy start::
 
-    client -> server   4-byte big-endian length N (N <= 1 MiB), then N bytes of JSON
-                       {"argv": [...], "env": {...}, "cwd": "...", "umask": 18}
+    client -> server   4-byte big-endian length N (N <= 1 MiB), then N bytes: NUL-separated fields
+                       ``agentdock-warm/1``, umask (octal), cwd, argc, argv[0..argc-1], then one
+                       ``NAME=value`` per environment variable (:func:`encode_request`). No field of
+                       these can hold a NUL on POSIX, so nothing is escaped, the bytes are the
+                       client's own (any encoding), and the stdlib client imports no ``json``
+                       (with ``re``, 7 ms of each start)
     server -> client   "A\\n": accepted (valid, and a child slot is free); or "E<reason>\\n" and the
                        connection closes: refused, nothing started (the client starts cold)
     client -> server   "F" carrying exactly three fds (stdin, stdout, stderr) as SCM_RIGHTS. Only a
@@ -39,7 +43,6 @@ import argparse
 import contextlib
 import gc
 import importlib
-import json
 import logging
 import os
 import select
@@ -67,6 +70,7 @@ __all__ = [
     "PRELOAD",
     "WarmLimits",
     "WarmServer",
+    "encode_request",
     "main",
     "parse_request",
     "running_server",
@@ -117,27 +121,46 @@ class Request:
     umask: int
 
 
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and "\0" not in value
+#: The first field of a request: what it is, and the format's version.
+REQUEST_MAGIC = b"agentdock-warm/1"
+_OCTAL = frozenset(b"01234567")
+
+
+def encode_request(argv: Sequence[str], env: Mapping[str, str], cwd: str, umask: int) -> bytes:
+    """A request's bytes (without the length header), as ``proxy/mcp_proxy.py`` builds them."""
+    return b"\0".join(
+        [
+            REQUEST_MAGIC,
+            b"%o" % umask,
+            os.fsencode(cwd),
+            b"%d" % len(argv),
+            *(os.fsencode(arg) for arg in argv),
+            *(os.fsencode(name) + b"=" + os.fsencode(value) for name, value in env.items()),
+        ]
+    )
 
 
 def parse_request(payload: bytes) -> Request:
-    """The client's JSON request, validated; ValueError names what is wrong."""
-    data = json.loads(payload.decode("utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError("request is not a JSON object")
-    argv, env, cwd, umask = data.get("argv"), data.get("env"), data.get("cwd"), data.get("umask")
-    if not isinstance(argv, list) or not argv or not all(_text(a) for a in argv):
-        raise ValueError("argv must be a non-empty list of strings")
-    if not isinstance(env, dict) or not all(
-        _text(k) and k and "=" not in k and _text(v) for k, v in env.items()
-    ):
-        raise ValueError("env must map names (no '=') to strings")
-    if not _text(cwd) or not cwd:
-        raise ValueError("cwd must be a string")
-    if not isinstance(umask, int) or isinstance(umask, bool) or not 0 <= umask <= 0o777:
-        raise ValueError("umask must be an integer in 0..0o777")
-    return Request(argv=list(argv), env=dict(env), cwd=cwd, umask=umask)
+    """The client's request (see the protocol above), validated; ValueError names what is wrong."""
+    fields = payload.split(b"\0")
+    if len(fields) < 5 or fields[0] != REQUEST_MAGIC:
+        raise ValueError("not an agentdock warm-start request")
+    umask_text, cwd, argc_text = fields[1], fields[2], fields[3]
+    if not 0 < len(umask_text) <= 3 or not set(umask_text) <= _OCTAL:
+        raise ValueError("umask must be octal, 0..777")
+    if not cwd:
+        raise ValueError("cwd must not be empty")
+    if not argc_text.isdigit() or not 1 <= int(argc_text) <= len(fields) - 4:
+        raise ValueError("argc must count the argv fields that follow (at least one)")
+    argc = int(argc_text)
+    env: dict[str, str] = {}
+    for item in fields[4 + argc :]:
+        name, equals, value = item.partition(b"=")
+        if not equals or not name:
+            raise ValueError("each environment field must be NAME=value")
+        env[os.fsdecode(name)] = os.fsdecode(value)
+    argv = [os.fsdecode(arg) for arg in fields[4 : 4 + argc]]
+    return Request(argv=argv, env=env, cwd=os.fsdecode(cwd), umask=int(umask_text, 8))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agentdock.proxy.warm import running_server
+from agentdock.proxy.warm import encode_request, parse_request, running_server
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "proxy" / "mcp_proxy.py"
@@ -209,3 +209,47 @@ def test_a_slow_handshake_is_dropped_at_the_deadline(sock_path: str) -> None:
         done = run_client(sock_path, "exit", "4")  # and the server still serves
         assert done.returncode == 4
         assert process.poll() is None
+
+
+def test_a_request_carries_argv_env_and_cwd_byte_for_byte_whatever_their_encoding() -> None:
+    odd = os.fsdecode(b"caf\xe9")  # Latin-1 bytes: not UTF-8, kept as surrogate escapes
+    env = {"MCP_PROXY_AUTH_TOKEN": "t=o=k", "EMPTY": "", "ODD": odd, "SPACE": "a b\nc"}
+    argv = ["/proxy/mcp_proxy.py", "http://h/mcp", "", "--header", f"X={odd}"]
+    request = parse_request(encode_request(argv, env, f"/w/{odd}", 0o27))
+    assert (request.argv, request.env, request.cwd, request.umask) == (argv, env, f"/w/{odd}", 0o27)
+    assert os.fsencode(request.env["ODD"]) == b"caf\xe9"
+
+
+def test_the_script_builds_the_same_request_bytes_as_encode_request(tmp_path: Path) -> None:
+    """proxy/mcp_proxy.py builds the request by hand (stdlib only, no json): the server must read it."""
+    script = Path(__file__).resolve().parents[3] / "proxy" / "mcp_proxy.py"
+    path = str(tmp_path / "s.sock")
+    code = (
+        "import importlib.util, os, sys\n"
+        f"spec = importlib.util.spec_from_file_location('thin', {str(script)!r})\n"
+        "thin = importlib.util.module_from_spec(spec); spec.loader.exec_module(thin)\n"
+        "os.umask(0o27)\n"
+        f"print(thin._warm_start({path!r}, ['x', 'y z']))\n"
+    )
+    received: list[bytes] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(30)
+        env = {"PATH": os.environ["PATH"], "A": "1=2"}
+        client = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE)
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(30)
+                size = int.from_bytes(conn.recv(4, socket.MSG_WAITALL), "big")
+                received.append(conn.recv(size, socket.MSG_WAITALL))
+                conn.sendall(b"Enot now\n")  # refused: the script starts cold (here: returns None)
+            out, _ = client.communicate(timeout=30)
+        finally:
+            client.kill()
+            client.wait()
+    assert out.strip() == b"None"
+    request = parse_request(received[0])
+    assert request.argv == ["x", "y z"] and request.cwd == str(tmp_path) and request.umask == 0o27
+    assert {k: request.env[k] for k in ("A", "PATH")} == {"A": "1=2", "PATH": env["PATH"]}
