@@ -146,6 +146,9 @@ def mcp_config(spec: LayoutSpec) -> dict[str, Any]:
             "type": "stdio",
             "command": "python3",
             "args": [
+                # no site import (3 of a warm start's ~12 ms): the warm path is stdlib only, and a cold
+                # start runs site.main() itself before it imports agentdock (proxy/mcp_proxy.py)
+                "-S",
                 PROXY_PATH,
                 f"http://{spec.server_host}:{ports[name]}/mcp",
                 "--retries",

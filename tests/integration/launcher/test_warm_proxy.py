@@ -1,6 +1,6 @@
 """The proxy's warm start in a hardened agent container, with the real image and a real engine.
 
-Inside the container a real MCP test server runs; ``python3 /proxy/mcp_proxy.py`` (as
+Inside the container a real MCP test server runs; ``python3 -S /proxy/mcp_proxy.py`` (as
 .mcp.json starts it) answers ``--check`` and an initialize round trip through the warm-start
 server the entrypoint started: the proxy runs in that server's child, on the client's own
 stdin. With the server killed (SIGKILL: its socket stays behind, refusing), the same commands
@@ -46,10 +46,10 @@ server = subprocess.Popen([sys.executable, "-m", "agentdock.proxy.testserver"], 
 try:
     url = f"http://127.0.0.1:{int(server.stdout.readline().split()[1])}/mcp"
     out = {"env": os.environ.get("AGENTDOCK_PROXY_WARM_SOCKET"), "warm_pid": warm_pid()}
-    check = subprocess.run(["python3", "/proxy/mcp_proxy.py", "--check", url],
+    check = subprocess.run(["python3", "-S", "/proxy/mcp_proxy.py", "--check", url],
                            capture_output=True, text=True, timeout=60)
     out["check"] = [check.returncode, check.stdout, check.stderr]
-    client = subprocess.Popen(["python3", "/proxy/mcp_proxy.py", url],
+    client = subprocess.Popen(["python3", "-S", "/proxy/mcp_proxy.py", url],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}

@@ -66,6 +66,7 @@ def test_mcp_overlay_runs_both_servers_through_the_proxy_with_the_agents_token(p
     qms = config["mcpServers"]["qms"]
     assert qms["command"] == "python3"
     assert qms["args"] == [
+        "-S",
         "/proxy/mcp_proxy.py",
         "http://host.docker.internal:9100/mcp",
         "--retries",
@@ -75,7 +76,7 @@ def test_mcp_overlay_runs_both_servers_through_the_proxy_with_the_agents_token(p
         "--header",
         "Authorization=Bearer adk_secret",
     ]
-    assert config["mcpServers"]["git"]["args"][1] == "http://host.docker.internal:9101/mcp"
+    assert config["mcpServers"]["git"]["args"][2] == "http://host.docker.internal:9101/mcp"
 
 
 def test_non_claude_agents_get_their_definition_as_claude_md_and_claude_keeps_the_projects(

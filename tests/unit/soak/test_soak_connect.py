@@ -57,11 +57,11 @@ async def test_each_trial_runs_a_fresh_proxy_with_the_launchers_arguments_and_th
 
     proxy, direct = driver.asked
     argv = proxy["argv"]
-    assert argv[:2] == ["python3", "/proxy/mcp_proxy.py"]
-    assert argv[2].startswith("http://host.docker.internal:") and argv[2].endswith("/mcp")
-    assert argv[3:5] == ["--retries", "3"] and f"Authorization=Bearer {TOKEN}" in argv
+    assert argv[:3] == ["python3", "-S", "/proxy/mcp_proxy.py"]
+    assert argv[3].startswith("http://host.docker.internal:") and argv[3].endswith("/mcp")
+    assert argv[4:6] == ["--retries", "3"] and f"Authorization=Bearer {TOKEN}" in argv
     assert direct["url"].startswith("http://host.docker.internal:") and direct["token"] == TOKEN
-    assert argv[2] != direct["url"], "each path has its own fault front"
+    assert argv[3] != direct["url"], "each path has its own fault front"
     assert proxy["tool"] == direct["tool"] == TOOL
     assert record.ok and record.container_id == "cid" and (record.index, record.seed) == (4, 99)
     assert record.paths["proxy"].first_response_ms == 120.0
