@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +45,20 @@ def agentdock_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any
         os.environ.pop("AGENTDOCK_DATA_DIR", None)
     else:
         os.environ["AGENTDOCK_DATA_DIR"] = previous
+
+
+@pytest.fixture
+def warm_probe_env() -> Callable[..., dict[str, str]]:
+    """``warm_probe_env(**extra)``: this environment, with tests/support (``warm_probe``) on PYTHONPATH."""
+    support = str(Path(__file__).resolve().parent / "support")
+
+    def make(**extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (support, env.get("PYTHONPATH")) if p)
+        env.update(extra)
+        return env
+
+    return make
 
 
 @pytest.fixture

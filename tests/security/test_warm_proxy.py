@@ -18,7 +18,7 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ from agentdock.proxy.warm import encode_request, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "proxy" / "mcp_proxy.py"
-SUPPORT = REPO / "tests" / "support"
 NOBODY = 65534
 
 CONNECT_AS_NOBODY = r"""
@@ -70,16 +69,9 @@ def sock_path(tmp_path: Path) -> Iterator[str]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _server_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SUPPORT), env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
-def server(sock_path: str) -> Iterator[subprocess.Popen[str]]:
-    with running_server(sock_path, args=["--entry", "warm_probe:main"], env=_server_env()) as process:
+def server(sock_path: str, warm_probe_env: Callable[..., dict[str, str]]) -> Iterator[subprocess.Popen[str]]:
+    with running_server(sock_path, args=["--entry", "warm_probe:main"], env=warm_probe_env()) as process:
         yield process
 
 
@@ -161,8 +153,10 @@ def test_a_clients_token_and_fds_never_reach_another_clients_child(
     assert b"secret-of" not in first_env
 
 
-def test_the_servers_own_environment_reaches_no_child(sock_path: str) -> None:
-    env = _server_env(SERVER_ONLY_SECRET="held-by-the-server")
+def test_the_servers_own_environment_reaches_no_child(
+    sock_path: str, warm_probe_env: Callable[..., dict[str, str]]
+) -> None:
+    env = warm_probe_env(SERVER_ONLY_SECRET="held-by-the-server")
     with running_server(sock_path, args=["--entry", "warm_probe:main"], env=env):
         done = subprocess.run(
             [sys.executable, str(SCRIPT), "info"],

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,6 @@ from agentdock.proxy.warm import encode_request, parse_request, running_server
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "proxy" / "mcp_proxy.py"
-SUPPORT = REPO / "tests" / "support"
-
-
-def _server_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SUPPORT), env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
@@ -41,8 +33,8 @@ def sock_path(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def server(sock_path: str) -> Iterator[subprocess.Popen[str]]:
-    with running_server(sock_path, args=["--entry", "warm_probe:main"], env=_server_env()) as process:
+def server(sock_path: str, warm_probe_env: Callable[..., dict[str, str]]) -> Iterator[subprocess.Popen[str]]:
+    with running_server(sock_path, args=["--entry", "warm_probe:main"], env=warm_probe_env()) as process:
         yield process
 
 
@@ -136,9 +128,11 @@ def test_without_a_socket_the_proxy_starts_cold(tmp_path: Path) -> None:
     assert "usage: mcp-proxy" in done.stdout  # the real proxy, not the probe
 
 
-def test_a_refusing_server_means_a_cold_start(sock_path: str) -> None:
+def test_a_refusing_server_means_a_cold_start(
+    sock_path: str, warm_probe_env: Callable[..., dict[str, str]]
+) -> None:
     args = ["--entry", "warm_probe:main", "--max-children", "0"]
-    with running_server(sock_path, args=args, env=_server_env()):
+    with running_server(sock_path, args=args, env=warm_probe_env()):
         done = run_client(sock_path, "--help")
     assert done.returncode == 0, done.stderr
     assert "usage: mcp-proxy" in done.stdout
@@ -201,9 +195,11 @@ def test_an_oversize_request_is_refused_before_it_is_read(
     assert server.poll() is None
 
 
-def test_a_slow_handshake_is_dropped_at_the_deadline(sock_path: str) -> None:
+def test_a_slow_handshake_is_dropped_at_the_deadline(
+    sock_path: str, warm_probe_env: Callable[..., dict[str, str]]
+) -> None:
     args = ["--entry", "warm_probe:main", "--handshake-timeout-s", "0.3"]
-    with running_server(sock_path, args=args, env=_server_env()) as process:
+    with running_server(sock_path, args=args, env=warm_probe_env()) as process:
         reply = _raw(sock_path, b"\x00\x00")  # half a header, then silence
         assert reply == b"Ehandshake timed out\n"
         done = run_client(sock_path, "exit", "4")  # and the server still serves
