@@ -9,12 +9,19 @@
   batch, or the JSON-RPC error the client must be sent for a malformed line (for an
   oversized one: ``invalid request`` carrying the request's id when its first bytes
   name one at the top level, else ``null``).
-* :func:`read_lines` yields lines from a binary file object. The blocking reads
-  happen in a daemon thread, so a stdin that never closes cannot keep the
-  process alive at exit.
+* :func:`read_lines` yields lines from a binary file object. A pipe or socket (what
+  every MCP client hands its stdio server) is read on the event loop: wait until it
+  is readable, then one ``read``, which returns what is there without blocking. Any
+  other stdin (a regular file, a terminal, ``/dev/null``) is read in a daemon thread,
+  so a stdin that never closes cannot keep the process alive at exit. The loop path
+  spares each chunk two thread hand-offs (about a tenth of the proxy's CPU per call
+  at 32 calls in flight).
 * :class:`LineWriter` is the one writer of stdout: messages are serialised in
-  submission order, one per line, each flushed, by a daemon thread, so a slow
-  reader on the other end of the pipe never blocks the event loop. A broken
+  submission order, one per line, each flushed, so a slow reader on the other end
+  of the pipe never blocks the event loop. A line of at most ``PIPE_BUF`` bytes is
+  written on the loop when nothing is queued and the pipe or socket has room now (a
+  zero-timeout ``poll``: a pipe that polls writable takes ``PIPE_BUF`` bytes whole, a
+  socket far more); anything else goes to a daemon writer thread, in order. A broken
   pipe sets :attr:`LineWriter.closed` and later sends raise :class:`SinkClosed`.
 """
 
@@ -25,8 +32,10 @@ import json
 import logging
 import os
 import queue
+import select
+import stat
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -207,11 +216,35 @@ def encode_message(message: Any) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-async def read_lines(stream: BinaryIO, max_line_bytes: int | None = None) -> AsyncIterator[Line]:
-    """Yield lines from ``stream`` until EOF, reading in a daemon thread (see :class:`LineSplitter`)."""
+def _pollable(fd: int) -> bool:
+    """Whether ``fd`` is a pipe or a socket: what the event loop can wait on (a regular file it cannot)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+async def _loop_chunks(fd: int) -> AsyncGenerator[bytes]:
+    """Chunks of a pipe or socket, read on the event loop until EOF (or a read error, logged)."""
+    while True:
+        await anyio.wait_readable(fd)
+        try:
+            chunk = os.read(fd, _READ_CHUNK)  # readable: returns what is there, blocking or not
+        except BlockingIOError:  # a non-blocking fd that another reader drained first
+            continue
+        except OSError as exc:
+            log.warning("stdin read failed: %s", exc)
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
+async def _thread_chunks(fd: int) -> AsyncGenerator[bytes]:
+    """Chunks of any readable fd, read by a daemon thread (see the module docstring)."""
     send, receive = anyio.create_memory_object_stream[bytes | None](16)
     token = anyio.lowlevel.current_token()
-    fd = stream.fileno()
 
     def pump() -> None:
         try:
@@ -231,11 +264,19 @@ async def read_lines(stream: BinaryIO, max_line_bytes: int | None = None) -> Asy
                 anyio.from_thread.run_sync(send.close, token=token)
 
     threading.Thread(target=pump, name="mcp-proxy-stdin", daemon=True).start()
-    splitter = LineSplitter(max_line_bytes)
     async with receive, send:
         async for chunk in receive:
             if chunk is None:
-                break
+                return
+            yield chunk
+
+
+async def read_lines(stream: BinaryIO, max_line_bytes: int | None = None) -> AsyncIterator[Line]:
+    """Yield lines from ``stream`` until EOF (see the module docstring for where the reads happen)."""
+    fd = stream.fileno()
+    splitter = LineSplitter(max_line_bytes)
+    async with contextlib.aclosing(_loop_chunks(fd) if _pollable(fd) else _thread_chunks(fd)) as chunks:
+        async for chunk in chunks:
             for line in splitter.feed(chunk):
                 yield line
     for line in splitter.close():
@@ -259,6 +300,14 @@ class LineWriter:
         self._thread = threading.Thread(target=self._run, name="mcp-proxy-stdout", daemon=True)
         self._thread.start()
         self.lines_written = 0
+        self._fd = -1
+        self._poll: select.poll | None = None
+        """Polls stdout for room, when it is a pipe or socket: small lines are then written inline."""
+        fd = stream.fileno() if hasattr(stream, "fileno") else None
+        if fd is not None and _pollable(fd):
+            self._fd = fd
+            self._poll = select.poll()
+            self._poll.register(fd, select.POLLOUT)
 
     @property
     def closed(self) -> bool:
@@ -269,6 +318,8 @@ class LineWriter:
         if self._closed.is_set():
             raise SinkClosed("stdout is closed")
         data = message if isinstance(message, bytes) else encode_message(message)
+        if self._poll is not None and len(data) < select.PIPE_BUF and self._write_now(data + b"\n"):
+            return
         # One write for the common case; no extra copy of a large message (nothing can interleave:
         # this thread is the only producer and the writer thread takes items in order).
         chunks = [data + b"\n"] if len(data) < _SMALL else [data, b"\n"]
@@ -277,6 +328,31 @@ class LineWriter:
             self._idle.clear()
         for chunk in chunks:
             self._queue.put(chunk)
+
+    def _write_now(self, line: bytes) -> bool:
+        """Write ``line`` here when nothing is queued and the fd has room; ``False``: queue it instead.
+
+        Called with ``len(line) <= PIPE_BUF``: a pipe polls writable only with a whole free
+        buffer page (``PIPE_BUF`` bytes) and a socket with a quarter of its send buffer free,
+        so the (blocking) write cannot block. POLLERR/POLLHUP also return at once: the write
+        then fails with EPIPE, which closes the sink as on the thread.
+        """
+        assert self._poll is not None
+        with self._lock:
+            if self._pending:
+                return False  # the thread is behind: keep the order
+        if not self._poll.poll(0):
+            return False
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            self.lines_written += 1
+        except OSError as exc:  # BrokenPipeError, ConnectionResetError, ...
+            log.info("stdout closed by the client (%s); further messages are dropped", exc)
+            self._closed.set()
+            self.broken.set()
+        return True
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait (bounded) until everything queued so far is written; ``False`` on timeout or broken pipe."""

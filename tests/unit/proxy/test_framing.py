@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 
 import anyio
 import pytest
@@ -110,3 +112,80 @@ async def test_a_broken_stdout_pipe_is_reported_and_later_sends_raise() -> None:
         with pytest.raises(SinkClosed):
             await writer.send({"jsonrpc": "2.0", "id": 2, "result": {}})
         writer.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["pipe", "socket", "file"])
+async def test_read_lines_is_the_same_from_a_pipe_a_socket_and_a_regular_file(kind: str, tmp_path) -> None:
+    """Pipes and sockets are read on the event loop, a regular file by the thread: same lines either way."""
+    payload = b'{"a":1}\r\n' + b'{"b":"' + b"x" * 200_000 + b'"}\n' + b"\n" + b'{"c":3}'
+    if kind == "file":
+        path = tmp_path / "stdin"
+        path.write_bytes(payload)
+        with path.open("rb") as stream:
+            lines = [line async for line in read_lines(stream)]
+    else:
+        if kind == "pipe":
+            read_fd, write_fd = os.pipe()
+        else:
+            left, right = socket.socketpair()
+            read_fd, write_fd = left.detach(), right.detach()
+
+        def writer() -> None:
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(payload)
+
+        lines = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, writer)
+            with os.fdopen(read_fd, "rb") as stream:
+                async for line in read_lines(stream):
+                    lines.append(line)
+                    # read on the event loop: no reader thread
+                    assert "mcp-proxy-stdin" not in {t.name for t in threading.enumerate()}
+    assert lines == [b'{"a":1}', b'{"b":"' + b"x" * 200_000 + b'"}', b"", b'{"c":3}']
+
+
+@pytest.mark.anyio
+async def test_a_small_message_is_on_the_pipe_when_send_returns() -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    with os.fdopen(write_fd, "wb", buffering=0) as out:
+        writer = LineWriter(out)
+        await writer.send({"jsonrpc": "2.0", "id": 1, "result": {}})
+        assert os.read(read_fd, 1 << 16) == b'{"jsonrpc":"2.0","id":1,"result":{}}\n'
+        assert writer.lines_written == 1
+        writer.close()
+    os.close(read_fd)
+
+
+@pytest.mark.anyio
+async def test_a_reader_that_stops_reading_never_blocks_the_event_loop() -> None:
+    """Past a full pipe, sends still return at once (queued, in order) and all arrive once it is read."""
+    read_fd, write_fd = os.pipe()
+    filler = "f" * 1000
+    with os.fdopen(write_fd, "wb", buffering=0) as out:
+        writer = LineWriter(out)
+        with anyio.fail_after(5):  # 300 KB into a 64 KB pipe nobody reads: blocking here would hang
+            for i in range(300):
+                await writer.send({"jsonrpc": "2.0", "id": i, "result": {"f": filler}})
+        assert not await writer.drain(0.2)  # still queued: the pipe is full
+
+        def read_all() -> bytes:
+            with os.fdopen(read_fd, "rb") as stream:
+                return stream.read()
+
+        async with anyio.create_task_group() as tg:
+            received: list[bytes] = []
+
+            async def collect() -> None:
+                received.append(await anyio.to_thread.run_sync(read_all))
+
+            tg.start_soon(collect)
+            assert await writer.drain(10)
+            await writer.send({"jsonrpc": "2.0", "id": 300, "result": {}})
+            assert await writer.drain(10)
+            writer.close()
+            out.close()
+    ids = [json.loads(line)["id"] for line in received[0].splitlines()]
+    assert ids == list(range(301))
