@@ -14,6 +14,12 @@ tool call's round trip (p50 and p95 over sequential calls), and throughput
 against ``direct``; cold start against ``agentdock``.  A peer that cannot be
 installed or run still gets its rows, saying why.
 
+The subjects are measured interleaved, not one after another: cold starts
+round-robin, then every subject's session is held open and ``ROUNDS`` rounds each
+give every subject (in a rotated order) its share of sequential calls and one
+burst at each concurrency. A throughput row is the median round, with the
+rounds' range in its note (and all rounds in ``results.json``).
+
 Run alone: ``.venv/bin/python benchmarks/run.py --only peers``.
 """
 
@@ -29,21 +35,25 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 COLD_STARTS = 5
-SEQUENTIAL_CALLS = 150
+ROUNDS = 5  # interleaved rounds over every subject (see _measure_all)
+SEQUENTIAL_CALLS = 150  # in all, SEQUENTIAL_CALLS / ROUNDS per round
 CONCURRENT_TASKS = 8
 CALLS_PER_TASK = 20
 WIDE_TASKS = 32  # the concurrency of the issue's side-by-side runs
-WIDE_CALLS_PER_TASK = 10
+WIDE_CALLS_PER_TASK = 20
+BURSTS = ((CONCURRENT_TASKS, CALLS_PER_TASK), (WIDE_TASKS, WIDE_CALLS_PER_TASK))
 PAYLOAD = "x" * 1024
 INSTALL_TIMEOUT_S = 240
 STEP_TIMEOUT_S = 120
@@ -59,6 +69,7 @@ def _serve(root: str) -> None:
 
     from agentdock.mcphost import TokenStore
     from agentdock.mcphost.http import build_app
+    from agentdock.mcphost.limits import Limits
     from agentdock.mcphost.serve import serve
 
     server = MCPServer("bench-echo")
@@ -68,7 +79,10 @@ def _serve(root: str) -> None:
         """Return the text unchanged."""
         return text
 
-    serve(build_app(server, TokenStore(Path(root))), ["127.0.0.1"], 0, name="bench-echo")
+    # Every subject holds its session (and its keep-alive connections) open for the whole interleaved
+    # run, all from 127.0.0.1: the default cap of 64 connections per peer address would refuse some.
+    limits = Limits(max_connections_per_peer=Limits().max_connections)
+    serve(build_app(server, TokenStore(Path(root))), ["127.0.0.1"], 0, name="bench-echo", limits=limits)
 
 
 @contextlib.contextmanager
@@ -90,27 +104,30 @@ def bench_server(root: Path) -> Iterator[tuple[str, str]]:
             del os.environ["AGENTDOCK_DATA_DIR"]
         else:
             os.environ["AGENTDOCK_DATA_DIR"] = previous
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(root)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**_child_env(root), "AGENTDOCK_DATA_DIR": str(data)},
-    )
+    # The server's log goes to a file, not a pipe: a pipe nobody reads after start-up would fill
+    # and stall the server mid-run.
+    log_path = root.parent / "server.stderr.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(root)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env={**_child_env(root), "AGENTDOCK_DATA_DIR": str(data)},
+        )
     try:
-        assert process.stderr is not None
         deadline = time.monotonic() + 30
         url = None
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            if not line:
-                break
-            if "listening on " in line:
-                url = line.split("listening on ", 1)[1].strip()
-                break
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            for line in log_path.read_text(errors="replace").splitlines():
+                if "listening on " in line:
+                    url = line.split("listening on ", 1)[1].strip()
+                    break
+            else:
+                time.sleep(0.05)
         if url is None:
-            raise RuntimeError(f"bench server did not start (exit {process.poll()})")
+            tail = log_path.read_text(errors="replace")[-500:]
+            raise RuntimeError(f"bench server did not start (exit {process.poll()}): {tail}")
         yield url, token
     finally:
         process.terminate()
@@ -221,43 +238,146 @@ async def _echo(session: ClientSession) -> None:
         raise RuntimeError(f"echo failed: {result.content}")
 
 
-async def _measure(subject: str, argv: list[str] | None, url: str, token: str, home: Path) -> dict[str, Any]:
-    cold: list[float] = []
-    for _ in range(COLD_STARTS):
-        began = time.perf_counter()
-        with anyio.fail_after(STEP_TIMEOUT_S):
-            async with _session(subject, argv, url, token, home) as session:
+def _rotated(subjects: list[str], turn: int) -> list[str]:
+    """Each round starts with the next subject, so none always runs first (or right after another)."""
+    if not subjects:
+        return []
+    k = turn % len(subjects)
+    return subjects[k:] + subjects[:k]
+
+
+class _Held:
+    """One subject's session, held open by its own task for the whole interleaved run."""
+
+    def __init__(self) -> None:
+        self.session: ClientSession | None = None
+        self.error: str | None = None
+        self.close = anyio.Event()
+
+
+async def _hold(
+    subject: str,
+    argv: list[str] | None,
+    url: str,
+    token: str,
+    home: Path,
+    held: _Held,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    started = False
+    try:
+        async with _session(subject, argv, url, token, home) as session:
+            with anyio.fail_after(STEP_TIMEOUT_S):
                 await session.initialize()
-                cold.append((time.perf_counter() - began) * 1000.0)
-    latencies: list[float] = []
-    with anyio.fail_after(STEP_TIMEOUT_S * 2):
+                await _echo(session)  # warm up
+            held.session = session
+            started = True
+            task_status.started()
+            await held.close.wait()
+    except Exception as exc:  # one subject failing must not stop the others
+        held.error = held.error or f"failed: {type(exc).__name__}: {exc}"[:160]
+        held.session = None
+        if not started:
+            task_status.started()
+
+
+async def _cold_start(subject: str, argv: list[str] | None, url: str, token: str, home: Path) -> float:
+    began = time.perf_counter()
+    with anyio.fail_after(STEP_TIMEOUT_S):
         async with _session(subject, argv, url, token, home) as session:
             await session.initialize()
-            await _echo(session)  # warm up
-            for _ in range(SEQUENTIAL_CALLS):
-                began = time.perf_counter()
-                await _echo(session)
-                latencies.append((time.perf_counter() - began) * 1000.0)
+            return (time.perf_counter() - began) * 1000.0
 
-            async def burst(calls: int) -> None:
-                for _ in range(calls):
-                    await _echo(session)
 
-            rates: dict[int, float] = {}
-            for tasks, calls in ((CONCURRENT_TASKS, CALLS_PER_TASK), (WIDE_TASKS, WIDE_CALLS_PER_TASK)):
-                began = time.perf_counter()
-                async with anyio.create_task_group() as group:
-                    for _ in range(tasks):
-                        group.start_soon(burst, calls)
-                rates[tasks] = tasks * calls / (time.perf_counter() - began)
-    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {
-        "cold_start_ms": statistics.median(cold),
-        "call_p50_ms": statistics.median(latencies),
-        "call_p95_ms": quantiles[94],
-        "throughput": rates[CONCURRENT_TASKS],
-        "throughput_wide": rates[WIDE_TASKS],
-    }
+async def _sequential(session: ClientSession, calls: int) -> list[float]:
+    latencies: list[float] = []
+    with anyio.fail_after(STEP_TIMEOUT_S):
+        for _ in range(calls):
+            began = time.perf_counter()
+            await _echo(session)
+            latencies.append((time.perf_counter() - began) * 1000.0)
+    return latencies
+
+
+async def _burst(session: ClientSession, tasks: int, calls: int) -> float:
+    """Calls per second with ``tasks`` callers in flight, each making ``calls`` calls in a row."""
+
+    async def caller() -> None:
+        for _ in range(calls):
+            await _echo(session)
+
+    began = time.perf_counter()
+    with anyio.fail_after(STEP_TIMEOUT_S):
+        async with anyio.create_task_group() as group:
+            for _ in range(tasks):
+                group.start_soon(caller)
+    return tasks * calls / (time.perf_counter() - began)
+
+
+async def _measure_all(
+    argvs: dict[str, list[str] | None], url: str, token: str, home: Path, errors: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Every subject, interleaved: cold starts round-robin, then ROUNDS rounds over sessions held open.
+
+    Interleaving puts each subject under the same machine conditions: a drift in the
+    machine's speed during the run (another process, frequency scaling) touches every
+    subject's rounds alike instead of the subject that happened to run then. Each
+    round measures SEQUENTIAL_CALLS / ROUNDS sequential calls and one burst at each
+    concurrency per subject; the rows report the median round, its spread in the note.
+    """
+    live = list(argvs)
+    cold: dict[str, list[float]] = {s: [] for s in live}
+    for turn in range(COLD_STARTS):
+        for subject in _rotated(live, turn):
+            if subject in errors:
+                continue
+            try:
+                cold[subject].append(await _cold_start(subject, argvs[subject], url, token, home))
+            except Exception as exc:
+                errors[subject] = f"failed: {type(exc).__name__}: {exc}"[:160]
+    live = [s for s in live if s not in errors]
+    latencies: dict[str, list[float]] = {s: [] for s in live}
+    rates: dict[tuple[str, int], list[float]] = {}
+    async with anyio.create_task_group() as group:
+        held = {s: _Held() for s in live}
+        for subject in live:
+            await group.start(partial(_hold, subject, argvs[subject], url, token, home, held[subject]))
+        for turn in range(ROUNDS):
+            for subject in _rotated(live, turn):
+                session = held[subject].session
+                if session is None:
+                    continue
+                try:
+                    latencies[subject] += await _sequential(session, SEQUENTIAL_CALLS // ROUNDS)
+                    for tasks, calls in BURSTS:
+                        rates.setdefault((subject, tasks), []).append(await _burst(session, tasks, calls))
+                except Exception as exc:
+                    held[subject].error = f"failed: {type(exc).__name__}: {exc}"[:160]
+                    held[subject].session = None
+                    held[subject].close.set()
+        for one in held.values():
+            one.close.set()
+    results: dict[str, dict[str, Any]] = {}
+    for subject in argvs:
+        if subject in errors:
+            continue
+        if held[subject].error is not None:
+            errors[subject] = held[subject].error or ""
+            continue
+        quantiles = statistics.quantiles(latencies[subject], n=100, method="inclusive")
+        results[subject] = {
+            "cold_start_ms": statistics.median(cold[subject]),
+            "call_p50_ms": statistics.median(latencies[subject]),
+            "call_p95_ms": quantiles[94],
+            "throughput": statistics.median(rates[subject, CONCURRENT_TASKS]),
+            "throughput_wide": statistics.median(rates[subject, WIDE_TASKS]),
+            "rounds": {
+                "throughput": rates[subject, CONCURRENT_TASKS],
+                "throughput_wide": rates[subject, WIDE_TASKS],
+            },
+        }
+    return results
 
 
 MEASURES: tuple[tuple[str, str, str, str], ...] = (
@@ -280,6 +400,10 @@ def _rows(results: dict[str, dict[str, Any]], notes: dict[str, str]) -> list[dic
             else:
                 note = notes.get(subject, "")
             value = results.get(subject, {}).get(key)
+            rounds = results.get(subject, {}).get("rounds", {}).get(key)
+            if rounds:
+                spread = f"median of {len(rounds)} interleaved rounds, {min(rounds):,.0f}-{max(rounds):,.0f}"
+                note = f"{note}; {spread}" if note else spread
             ratio = value / base if isinstance(value, float) and isinstance(base, float) and base else None
             row: dict[str, Any] = {
                 "name": name,
@@ -288,6 +412,8 @@ def _rows(results: dict[str, dict[str, Any]], notes: dict[str, str]) -> list[dic
                 "unit": unit,
                 "note": note,
             }
+            if rounds:
+                row["rounds"] = rounds
             if ratio is not None:
                 row["ratio"] = ratio
                 suffix = "baseline" if subject == baseline else f"ratio vs {baseline}"
@@ -318,20 +444,17 @@ def run() -> list[dict[str, Any]]:
                 detail = getattr(exc, "stderr", None) or exc
                 notes[subject] = f"not installed: {str(detail).strip().splitlines()[-1][:160]}"
         with bench_server(work / "project") as (url, token):
-            for subject, command in commands.items():
-                if subject in notes and notes[subject].startswith("not installed"):
-                    continue
-                argv = None if command is None else _bridge_args(subject, command, url, token)
-                try:
-                    results[subject] = anyio.run(_measure, subject, argv, url, token, work)
-                except BaseException as exc:  # one subject failing must not hide the others
-                    if isinstance(exc, KeyboardInterrupt):
-                        raise
-                    log = work / f"{subject}.stderr.log"
-                    tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
-                    notes[subject] = f"failed: {type(exc).__name__}: {exc}"[:160] + (
-                        f" ({tail[0][:120]})" if tail else ""
-                    )
+            argvs = {
+                subject: None if command is None else _bridge_args(subject, command, url, token)
+                for subject, command in commands.items()
+                if not notes.get(subject, "").startswith("not installed")
+            }
+            errors: dict[str, str] = {}
+            results = anyio.run(_measure_all, argvs, url, token, work, errors)
+            for subject, error in errors.items():  # one subject failing does not hide the others
+                log = work / f"{subject}.stderr.log"
+                tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+                notes[subject] = error + (f" ({tail[0][:120]})" if tail else "")
     return _rows(results, notes)
 
 
