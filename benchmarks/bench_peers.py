@@ -238,6 +238,10 @@ async def _echo(session: ClientSession) -> None:
         raise RuntimeError(f"echo failed: {result.content}")
 
 
+def _failure(exc: BaseException) -> str:
+    return f"failed: {type(exc).__name__}: {exc}"[:160]
+
+
 def _rotated(subjects: list[str], turn: int) -> list[str]:
     """Each round starts with the next subject, so none always runs first (or right after another)."""
     if not subjects:
@@ -251,7 +255,6 @@ class _Held:
 
     def __init__(self) -> None:
         self.session: ClientSession | None = None
-        self.error: str | None = None
         self.close = anyio.Event()
 
 
@@ -262,6 +265,7 @@ async def _hold(
     token: str,
     home: Path,
     held: _Held,
+    errors: dict[str, str],
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -276,7 +280,7 @@ async def _hold(
             task_status.started()
             await held.close.wait()
     except Exception as exc:  # one subject failing must not stop the others
-        held.error = held.error or f"failed: {type(exc).__name__}: {exc}"[:160]
+        errors.setdefault(subject, _failure(exc))
         held.session = None
         if not started:
             task_status.started()
@@ -335,14 +339,16 @@ async def _measure_all(
             try:
                 cold[subject].append(await _cold_start(subject, argvs[subject], url, token, home))
             except Exception as exc:
-                errors[subject] = f"failed: {type(exc).__name__}: {exc}"[:160]
+                errors[subject] = _failure(exc)
     live = [s for s in live if s not in errors]
     latencies: dict[str, list[float]] = {s: [] for s in live}
     rates: dict[tuple[str, int], list[float]] = {}
     async with anyio.create_task_group() as group:
         held = {s: _Held() for s in live}
         for subject in live:
-            await group.start(partial(_hold, subject, argvs[subject], url, token, home, held[subject]))
+            await group.start(
+                partial(_hold, subject, argvs[subject], url, token, home, held[subject], errors)
+            )
         for turn in range(ROUNDS):
             for subject in _rotated(live, turn):
                 session = held[subject].session
@@ -353,7 +359,7 @@ async def _measure_all(
                     for tasks, calls in BURSTS:
                         rates.setdefault((subject, tasks), []).append(await _burst(session, tasks, calls))
                 except Exception as exc:
-                    held[subject].error = f"failed: {type(exc).__name__}: {exc}"[:160]
+                    errors[subject] = _failure(exc)
                     held[subject].session = None
                     held[subject].close.set()
         for one in held.values():
@@ -361,9 +367,6 @@ async def _measure_all(
     results: dict[str, dict[str, Any]] = {}
     for subject in argvs:
         if subject in errors:
-            continue
-        if held[subject].error is not None:
-            errors[subject] = held[subject].error or ""
             continue
         quantiles = statistics.quantiles(latencies[subject], n=100, method="inclusive")
         results[subject] = {
@@ -401,9 +404,12 @@ def _rows(results: dict[str, dict[str, Any]], notes: dict[str, str]) -> list[dic
                 note = notes.get(subject, "")
             value = results.get(subject, {}).get(key)
             rounds = results.get(subject, {}).get("rounds", {}).get(key)
-            if rounds:
-                spread = f"median of {len(rounds)} interleaved rounds, {min(rounds):,.0f}-{max(rounds):,.0f}"
-                note = f"{note}; {spread}" if note else spread
+            spread = (
+                f"median of {len(rounds)} interleaved rounds, {min(rounds):,.0f}-{max(rounds):,.0f}"
+                if rounds
+                else ""
+            )
+            note = "; ".join(part for part in (note, spread) if part)
             ratio = value / base if isinstance(value, float) and isinstance(base, float) and base else None
             row: dict[str, Any] = {
                 "name": name,

@@ -35,7 +35,7 @@ import queue
 import select
 import stat
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -349,10 +349,14 @@ class LineWriter:
                 view = view[os.write(self._fd, view) :]
             self.lines_written += 1
         except OSError as exc:  # BrokenPipeError, ConnectionResetError, ...
-            log.info("stdout closed by the client (%s); further messages are dropped", exc)
-            self._closed.set()
-            self.broken.set()
+            self._client_closed(exc, self.broken.set)
         return True
+
+    def _client_closed(self, exc: Exception, set_broken: Callable[[], None]) -> None:
+        """The client closed stdout: drop this and every later message, and say so (``broken``)."""
+        log.info("stdout closed by the client (%s); further messages are dropped", exc)
+        self._closed.set()
+        set_broken()
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait (bounded) until everything queued so far is written; ``False`` on timeout or broken pipe."""
@@ -378,10 +382,10 @@ class LineWriter:
                     self._stream.flush()
                     self.lines_written += data.endswith(b"\n")
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as exc:
-                log.info("stdout closed by the client (%s); further messages are dropped", exc)
-                self._closed.set()
                 with contextlib.suppress(anyio.RunFinishedError):
-                    anyio.from_thread.run_sync(self.broken.set, token=self._token)
+                    self._client_closed(
+                        exc, lambda: anyio.from_thread.run_sync(self.broken.set, token=self._token)
+                    )
             finally:
                 with self._lock:
                     self._pending -= 1
