@@ -65,8 +65,8 @@ def make_client(config: ProxyConfig) -> httpx.AsyncClient:
     # The client only ever talks to config.url. A direct host gets one transport and no proxy
     # transports from the environment: httpx's own, on a pool whose bookkeeping stays cheap with
     # many requests in flight (agentdock.proxy.pool). Plain http never uses TLS: no CA bundle loaded.
-    verify = urlsplit(config.url).scheme != "http"
-    transport = keepalive_transport(verify=verify, limits=limits)
+    plain = urlsplit(config.url).scheme == "http"
+    transport = keepalive_transport(verify=not plain, limits=limits, plain_http=plain)
     return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
 

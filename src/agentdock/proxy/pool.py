@@ -92,12 +92,22 @@ class KeepAlivePool(httpcore.AsyncConnectionPool):
         return None
 
 
-def keepalive_transport(*, verify: bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's HTTP/1.1 transport, its pool a :class:`KeepAlivePool` (no proxy: for direct hosts)."""
+def keepalive_transport(
+    *, verify: bool, limits: httpx.Limits, plain_http: bool = False
+) -> httpx.AsyncHTTPTransport:
+    """httpx's HTTP/1.1 transport, its pool a :class:`KeepAlivePool` (no proxy: for direct hosts).
+
+    With ``plain_http`` (an ``http://`` upstream) its sockets are asyncio's own
+    (:class:`agentdock.proxy.sockets.AsyncioBackend`) instead of anyio's.
+    """
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     pool = getattr(transport, "_pool", None)
     if type(pool) is httpcore.AsyncConnectionPool and hasattr(pool, "_assign_requests_to_connections"):
         pool.__class__ = KeepAlivePool  # same state, only the assignment step differs
+        if plain_http and hasattr(pool, "_network_backend"):
+            from agentdock.proxy.sockets import AsyncioBackend
+
+            pool._network_backend = AsyncioBackend()
     else:  # pragma: no cover - an httpx/httpcore this module was not written for
         log.debug("keeping httpcore's own pool (%s)", type(pool).__name__)
     return transport
