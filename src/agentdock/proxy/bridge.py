@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -99,8 +100,23 @@ class _Pending:
     answered: bool = False
     client_cancelled: bool = False
     shutdown: bool = False
-    done: anyio.Event = field(default_factory=anyio.Event)
     init_done: anyio.Event | None = None
+    after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Work left for after the answer is sent: reading the rest of an answered SSE stream."""
+    finished: bool = False
+    _done: anyio.Event | None = None
+    """Created only if someone waits (shutdown): most requests end with nobody waiting."""
+
+    def mark_done(self) -> None:
+        self.finished = True
+        if self._done is not None:
+            self._done.set()
+
+    async def wait_done(self) -> None:
+        if not self.finished:
+            if self._done is None:
+                self._done = anyio.Event()
+            await self._done.wait()
 
 
 #: Requests that stay open until cancelled (a server-to-client message stream), not awaited at shutdown.
@@ -120,7 +136,7 @@ class Bridge:
         upstream: Upstream,
         sink: Sink,
         *,
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] = time.monotonic,  # asyncio's loop clock, without anyio's lookups
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         new_key: Callable[[], str] = lambda: os.urandom(16).hex(),  # 128 random bits (uuid: +2 ms of start)
@@ -203,13 +219,13 @@ class Bridge:
             )
             with anyio.move_on_after(self.config.shutdown_grace_s):
                 for pending in finite:
-                    await pending.done.wait()
+                    await pending.wait_done()
         for pending in list(self._pending.values()):
             pending.shutdown = True
             pending.scope.cancel()
         with anyio.move_on_after(2):
             for pending in list(self._pending.values()):
-                await pending.done.wait()
+                await pending.wait_done()
         self._notify_send.close()
         self._session.stop()
         with anyio.CancelScope(shield=True):
@@ -300,6 +316,13 @@ class Bridge:
     # ------------------------------------------------------------------ requests
 
     async def _run_request(self, message: Message, raw: bytes, pending: _Pending) -> None:
+        try:
+            await self._answer_request(message, raw, pending)
+        finally:
+            for work in pending.after_reply:  # in this task, once the answer is out: no task of its own
+                await work()
+
+    async def _answer_request(self, message: Message, raw: bytes, pending: _Pending) -> None:
         record = AttemptLog()
         answer: Message | None = None
         try:
@@ -326,7 +349,7 @@ class Bridge:
             )
         finally:
             self._pending.pop(_key(pending.id), None)
-            pending.done.set()
+            pending.mark_done()
         if pending.answered:
             return
         if answer is None:
@@ -387,7 +410,9 @@ class Bridge:
                 await self._session.settled()
                 headers = self.upstream.headers_for(message, idempotency_key=idempotency_key)
                 try:
-                    answer = await self.upstream.post(raw, message, headers, self._on_server_message)
+                    answer = await self.upstream.post(
+                        raw, message, headers, self._on_server_message, later=pending.after_reply
+                    )
                 except SessionExpired as exc:
                     if (
                         recoveries >= _MAX_RECOVERIES

@@ -179,12 +179,16 @@ class Upstream:
         message: Message,
         headers: dict[str, str],
         on_message: OnMessage,
+        *,
+        later: list[Callable[[], Awaitable[None]]] | None = None,
     ) -> Message | None:
         """POST one message; return the response to it (``None`` for a notification or a reply).
 
         Raises an :class:`~agentdock.proxy.errors.UpstreamError` subclass when
         the exchange fails; a JSON-RPC error in the body is a *response*, not a
-        failure, and is returned.
+        failure, and is returned. What follows the response on an SSE stream is
+        read by :meth:`_finish`: appended to ``later`` when given (the caller
+        runs it once the answer is delivered), else in a task of :attr:`spawn`.
         """
         expect_id = message["id"] if kind_of(message) is Kind.REQUEST else None
         request = self.client.build_request("POST", self.url, content=body, headers=headers)
@@ -197,8 +201,11 @@ class Upstream:
                     self.session_id = session_id
             return await self._answer(response, headers, expect_id, on_message, rest)
         finally:
-            if rest and self.spawn is not None:
-                self.spawn(partial(self._finish, response, rest[0], on_message))
+            finish = partial(self._finish, response, rest[0], on_message) if rest else None
+            if finish is not None and later is not None:
+                later.append(finish)
+            elif finish is not None and self.spawn is not None:
+                self.spawn(finish)
             else:
                 await response.aclose()
 
@@ -421,7 +428,7 @@ class Upstream:
         )
 
     async def _finish(self, response: httpx.Response, rest: _Rest, on_message: OnMessage) -> None:
-        """Read the rest of an answered SSE stream (in the background), then close it.
+        """Read the rest of an answered SSE stream (after the answer went out), then close it.
 
         The spec has the server close the stream once the response is sent; a
         stream read to its end leaves the connection in the keep-alive pool,
