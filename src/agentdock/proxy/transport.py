@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -355,16 +355,20 @@ class Upstream:
     ) -> Message:
         parts: list[bytes] = []
         size = 0
-        try:
-            async for chunk in self._chunks(response, "JSON response"):
-                size += len(chunk)
-                if self._max_bytes is not None and size > self._max_bytes:
-                    raise UpstreamProtocolError(
-                        f"JSON response larger than {self._max_bytes} bytes: over the proxy's --max-message-bytes"
-                    )
-                parts.append(chunk)
-        except httpx.HTTPError as exc:
-            raise StreamDropped(f"connection lost while reading the JSON response: {exc}") from exc
+        with anyio.move_on_after(self.idle_timeout_s) as idle:
+            try:
+                async for chunk in response.aiter_bytes():
+                    idle.deadline = _loop_time() + self.idle_timeout_s
+                    size += len(chunk)
+                    if self._max_bytes is not None and size > self._max_bytes:
+                        raise UpstreamProtocolError(
+                            f"JSON response larger than {self._max_bytes} bytes: over the proxy's --max-message-bytes"
+                        )
+                    parts.append(chunk)
+            except httpx.HTTPError as exc:
+                raise StreamDropped(f"connection lost while reading the JSON response: {exc}") from exc
+        if idle.cancelled_caught:
+            raise self._went_silent("JSON response")
         body = b"".join(parts)
         del parts
         try:
@@ -396,31 +400,35 @@ class Upstream:
         stream's end) is left unread and described there for :meth:`_finish`.
         """
         decoder = SSEDecoder(max_event_bytes=self._max_bytes)
-        chunks = self._chunks(response, "SSE stream", decoder)
+        chunks = response.aiter_bytes()
         events = 0
-        try:
-            async for chunk in chunks:
-                batch = decoder.feed(chunk)
-                for index, event in enumerate(batch):
-                    if not event.data:
-                        continue  # a priming event: it only carries an id for resumption
-                    events += 1
-                    item = self._parse_event_or_skip(event.data)
-                    if item is None:
-                        continue
-                    if kind_of(item) is Kind.RESPONSE and same_id(item["id"], expect_id):
-                        if rest is not None:
-                            rest.append(_Rest(chunks, decoder, batch[index + 1 :]))
-                        return item
-                    await on_message(item)
-        except SSEEventTooLarge as exc:
-            raise UpstreamProtocolError(f"{exc}: over the proxy's --max-message-bytes") from exc
-        except httpx.HTTPError as exc:
-            raise StreamDropped(
-                f"SSE stream broke after {events} event(s): {exc or type(exc).__name__}",
-                last_event_id=decoder.last_event_id,
-                retry_ms=decoder.retry_ms,
-            ) from exc
+        with anyio.move_on_after(self.idle_timeout_s) as idle:
+            try:
+                async for chunk in chunks:
+                    idle.deadline = _loop_time() + self.idle_timeout_s
+                    batch = decoder.feed(chunk)
+                    for index, event in enumerate(batch):
+                        if not event.data:
+                            continue  # a priming event: it only carries an id for resumption
+                        events += 1
+                        item = self._parse_event_or_skip(event.data)
+                        if item is None:
+                            continue
+                        if kind_of(item) is Kind.RESPONSE and same_id(item["id"], expect_id):
+                            if rest is not None:
+                                rest.append(_Rest(chunks, decoder, batch[index + 1 :]))
+                            return item
+                        await on_message(item)
+            except SSEEventTooLarge as exc:
+                raise UpstreamProtocolError(f"{exc}: over the proxy's --max-message-bytes") from exc
+            except httpx.HTTPError as exc:
+                raise StreamDropped(
+                    f"SSE stream broke after {events} event(s): {exc or type(exc).__name__}",
+                    last_event_id=decoder.last_event_id,
+                    retry_ms=decoder.retry_ms,
+                ) from exc
+        if idle.cancelled_caught:
+            raise self._went_silent("SSE stream", decoder)
         raise StreamDropped(
             f"SSE stream ended after {events} event(s) without the response",
             last_event_id=decoder.last_event_id,
@@ -449,7 +457,9 @@ class Upstream:
             log.exception("bug while reading the rest of an answered stream")
         finally:
             with anyio.CancelScope(shield=True):
-                await rest.chunks.aclose()
+                close_chunks = getattr(rest.chunks, "aclose", None)  # httpx's iterator is a generator
+                if close_chunks is not None:
+                    await close_chunks()
                 await response.aclose()
 
     async def _deliver_event(self, event: SSEEvent, on_message: OnMessage) -> None:
@@ -457,27 +467,14 @@ class Upstream:
         if item is not None:
             await on_message(item)
 
-    async def _chunks(
-        self, response: httpx.Response, what: str, decoder: SSEDecoder | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        """The body's chunks; a body silent (not even a keep-alive) for ``idle_timeout_s`` is a timeout.
+    def _went_silent(self, what: str, decoder: SSEDecoder | None = None) -> ResponseTimeout:
+        """A started body silent (not even a keep-alive) for ``idle_timeout_s``: a timeout.
 
         The request may have reached the server, so this is a
         :class:`ResponseTimeout`: retried only where repeating is harmless.
         """
-        chunks = response.aiter_bytes()
-        while True:
-            with anyio.move_on_after(self.idle_timeout_s) as idle:
-                try:
-                    chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    return
-            if idle.cancelled_caught:
-                resume_at = (
-                    f" (last event id {decoder.last_event_id})" if decoder and decoder.last_event_id else ""
-                )
-                raise ResponseTimeout(f"{what} sent nothing for {self.idle_timeout_s:g} s{resume_at}")
-            yield chunk
+        resume_at = f" (last event id {decoder.last_event_id})" if decoder and decoder.last_event_id else ""
+        return ResponseTimeout(f"{what} sent nothing for {self.idle_timeout_s:g} s{resume_at}")
 
     def _parse_event_or_skip(self, data: str) -> Message | None:
         """One event's message; an undecodable event is logged and skipped, so a valid response still counts."""
@@ -503,9 +500,18 @@ class Upstream:
 class _Rest:
     """What is left of an SSE stream after its response: the chunk source, its decoder, events already decoded."""
 
-    chunks: AsyncGenerator[bytes, None]
+    chunks: AsyncIterator[bytes]
     decoder: SSEDecoder
     events: list[SSEEvent]
+
+
+def _loop_time() -> float:
+    """The event loop's clock (asyncio's is ``time.monotonic``), read without anyio's per-call lookups.
+
+    Each chunk of a body moves its idle deadline: one clock read, where a cancel
+    scope per chunk cost several times as much.
+    """
+    return time.monotonic()
 
 
 def _media_type(response: httpx.Response) -> str:
