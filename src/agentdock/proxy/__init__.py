@@ -3,6 +3,8 @@
 Modules, one concept each: :mod:`~agentdock.proxy.framing` (stdio lines),
 :mod:`~agentdock.proxy.sse` (event-stream decoding),
 :mod:`~agentdock.proxy.transport` (Streamable HTTP exchanges),
+:mod:`~agentdock.proxy.pool` and :mod:`~agentdock.proxy.sockets` (httpx's keep-alive pool
+and, for ``http://``, its socket layer on asyncio's transports),
 :mod:`~agentdock.proxy.messages` (message kinds and method classes),
 :mod:`~agentdock.proxy.retry` (the retry budget: decision tables, window, probes),
 :mod:`~agentdock.proxy.errors` (exceptions and JSON-RPC codes),

@@ -132,9 +132,6 @@ class _Protocol(asyncio.BufferedProtocol):
             if self._drained is waiter:
                 self._drained = None
 
-    def wake_reader(self) -> None:
-        _wake(self._waiter)
-
     def take(self, max_bytes: int) -> bytes:
         chunk = self.chunks.popleft()
         if len(chunk) > max_bytes:
@@ -211,8 +208,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         self._closed = True
         self._held.clear()
-        self._transport.abort()
-        self._protocol.wake_reader()  # a read waiting on this connection ends (ReadError)
+        self._transport.abort()  # connection_lost follows: a read waiting on this connection ends (ReadError)
 
     async def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
