@@ -30,6 +30,8 @@ import logging
 import httpcore
 import httpx
 
+from agentdock.proxy.sockets import AsyncioBackend
+
 __all__ = ["KeepAlivePool", "keepalive_transport"]
 
 log = logging.getLogger(__name__)
@@ -105,8 +107,6 @@ def keepalive_transport(
     if type(pool) is httpcore.AsyncConnectionPool and hasattr(pool, "_assign_requests_to_connections"):
         pool.__class__ = KeepAlivePool  # same state, only the assignment step differs
         if plain_http and hasattr(pool, "_network_backend"):
-            from agentdock.proxy.sockets import AsyncioBackend
-
             pool._network_backend = AsyncioBackend()
     else:  # pragma: no cover - an httpx/httpcore this module was not written for
         log.debug("keeping httpcore's own pool (%s)", type(pool).__name__)
