@@ -357,16 +357,20 @@ class Bridge:
             await pending.reply(None)
             return
         pending.answered = True
-        elapsed_ms = (self._clock() - pending.started) * 1000
-        outcome = "error {}".format(answer["error"]["code"]) if "error" in answer else "ok"
-        log.info(
-            "%s id=%r -> %s in %.1f ms (%d attempt(s))",
-            pending.method,
-            pending.id,
-            outcome,
-            elapsed_ms,
-            max(record.attempts, 1),
-        )
+        # One line per request that failed or needed more than one attempt; a clean first-attempt
+        # success is a debug line (at thousands of calls a minute, info would be mostly noise).
+        failed = "error" in answer
+        level = logging.INFO if failed or record.attempts > 1 else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "%s id=%r -> %s in %.1f ms (%d attempt(s))",
+                pending.method,
+                pending.id,
+                "error {}".format(answer["error"]["code"]) if failed else "ok",
+                (self._clock() - pending.started) * 1000,
+                max(record.attempts, 1),
+            )
         await pending.reply(answer)
 
     async def _exchange(self, message: Message, raw: bytes, pending: _Pending, record: AttemptLog) -> Message:
