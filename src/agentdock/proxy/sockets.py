@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -167,7 +168,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
         if self._held:
-            self._send_held()
+            # As httpcore does when a request cannot be sent: read what the server said, if anything.
+            with contextlib.suppress(httpcore.WriteError):
+                self._send_held()
         waiting = not (protocol.chunks or protocol.eof or protocol.lost or self._closed)
         if waiting and not await protocol.readable(timeout):
             raise httpcore.ReadTimeout(f"nothing received for {timeout:g} s")

@@ -186,6 +186,27 @@ async def test_a_reset_connection_fails_reads_and_writes() -> None:
         await stream.aclose()
 
 
+async def test_an_answer_sent_before_the_request_could_leave_is_still_read() -> None:
+    """A server that answers at once and hangs up (a 503 at accept): the corked request cannot be
+    sent any more, and the read returns the answer instead of failing on the write."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with tcp_server(handler) as port:
+        stream = await connect(port)
+        await stream.write(b"POST /mcp HTTP/1.1\r\n\r\n")  # held: nothing has left yet
+        assert isinstance(stream, sockets.AsyncioStream)
+        with anyio.fail_after(5):
+            while not stream._protocol.lost:  # the server's answer and hang-up arrive first
+                await anyio.sleep(0.01)
+            assert (await stream.read(1024)).startswith(b"HTTP/1.1 503")
+            assert await stream.read(1024) == b""
+        await stream.aclose()
+
+
 async def test_closing_a_connection_ends_a_read_waiting_on_it() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(10)
