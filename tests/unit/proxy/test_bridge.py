@@ -185,6 +185,26 @@ async def test_a_keyed_tool_call_is_retried_with_the_same_idempotency_key(
     assert [body_of(r)["method"] for r in h.seen.requests] == ["tools/call", "ping", "tools/call"]
 
 
+async def test_the_log_has_a_line_for_a_retried_request_but_not_for_a_clean_first_attempt(
+    bridge_runner: Any, rpc: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = respx.MockRouter()
+    server.post(rpc.URL, json__method="ping").mock(side_effect=answering(rpc, {}))
+    server.post(rpc.URL, json__method="tools/list").mock(
+        side_effect=[httpx.Response(503), answering(rpc, {"ok": 1})]
+    )
+    lines = [rpc.line(rpc.request(1, "ping")), rpc.line(rpc.request(2, "tools/list"))]
+    with caplog.at_level("INFO", logger="agentdock.proxy.bridge"):
+        await bridge_runner.run(server, lines)
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO" and " -> " in r.getMessage()]
+    assert len(info) == 1, info  # the retried tools/list only, not the ping
+    assert info[0].startswith("tools/list id=2 -> ok") and info[0].endswith("(2 attempt(s))")
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="agentdock.proxy.bridge"):
+        await bridge_runner.run(server, [rpc.line(rpc.request(3, "ping"))])
+    assert any(r.getMessage().startswith("ping id=3 -> ok") for r in caplog.records)
+
+
 async def test_each_tool_call_gets_its_own_idempotency_key(bridge_runner: Any, rpc: Any) -> None:
     h = await bridge_runner.run(echo_server(rpc), [rpc.line(rpc.request(i, "tools/call")) for i in range(3)])
     keys = {r.headers["idempotency-key"] for r in h.seen.requests}

@@ -60,6 +60,11 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A server that accepts and then says nothing."""
+    await asyncio.sleep(10)
+
+
 def client() -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=30)
     return httpx.AsyncClient(transport=keepalive_transport(verify=False, limits=limits, plain_http=True))
@@ -141,10 +146,7 @@ async def test_reads_return_what_is_buffered_split_at_max_bytes_then_eof() -> No
 
 
 async def test_a_silent_server_is_a_read_timeout_and_a_refused_port_a_connect_error() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(10)
-
-    async with tcp_server(handler) as port:
+    async with tcp_server(silent) as port:
         stream = await connect(port)
         assert not stream.get_extra_info("is_readable")
         with pytest.raises(httpcore.ReadTimeout):
@@ -208,10 +210,7 @@ async def test_an_answer_sent_before_the_request_could_leave_is_still_read() -> 
 
 
 async def test_closing_a_connection_ends_a_read_waiting_on_it() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(10)
-
-    async with tcp_server(handler) as port:
+    async with tcp_server(silent) as port:
         stream = await connect(port)
         errors: list[BaseException] = []
 
@@ -296,10 +295,7 @@ async def test_unread_data_past_the_high_mark_pauses_reading_until_it_is_taken(
 
 
 async def test_tls_is_refused_not_attempted() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(10)
-
-    async with tcp_server(handler) as port:
+    async with tcp_server(silent) as port:
         stream = await connect(port)
         with pytest.raises(httpcore.ConnectError, match="plain http"):
             await stream.start_tls(ssl_context=None)
