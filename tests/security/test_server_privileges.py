@@ -23,6 +23,7 @@ import pytest
 
 from agentdock import paths
 from agentdock.defaults import PROTOCOL_VERSION, child_env
+from agentdock.launcher.engine import in_ci
 from agentdock.mcphost import TokenStore
 from agentdock.mcphost.process import ServerProcess, mcp_server_process
 from agentdock.qms.project import init_project
@@ -58,7 +59,8 @@ def _code_reachable_by_owner() -> None:
 
     for path in (Path(agentdock.__file__).parent, Path(mcp.__file__).parent, Path(sys.executable).parent):
         if not _reachable_by_owner(path.resolve()):
-            pytest.skip(
+            # In CI a skipped privilege test would hide the promise it checks: fail instead.
+            (pytest.fail if in_ci() else pytest.skip)(
                 f"uid {OWNER_UID} cannot reach {path}: a server dropped to it could not import its code"
             )
 
